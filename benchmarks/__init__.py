@@ -1,0 +1,1 @@
+"""torchmath's benchmark suite: ``python -m benchmarks`` (see ``--help``)."""

@@ -1,0 +1,34 @@
+"""The machine's ceilings, measured in the same run as the workloads.
+
+Dense matmul GFLOP/s (float32 and float64) bounds compute-bound workloads; the
+bandwidth of a large tensor copy (GB/s, bytes read + written) bounds memory-bound ones.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks.harness import measure
+
+__all__ = ["measure_ceilings"]
+
+
+def measure_ceilings(device: torch.device, size: str = "quick") -> dict[str, float]:
+    """Matmul GFLOP/s per dtype and copy GB/s on ``device``."""
+    n = {"tiny": 256, "quick": 2048, "full": 4096}[size]
+    if device.type == "cuda":
+        n *= 4
+    out: dict[str, float] = {}
+    for dtype in (torch.float32, torch.float64):
+        a = torch.randn(n, n, dtype=dtype, device=device)
+        b = torch.randn(n, n, dtype=dtype, device=device)
+        repeats = 3 if size != "tiny" else 1
+        t = measure(lambda a=a, b=b: a @ b, repeats=repeats, device=device).median
+        out[f"matmul_{str(dtype).split('.')[-1]}_gflops"] = 2 * n**3 / t / 1e9
+    numel = {"tiny": 2**20, "quick": 2**25, "full": 2**26}[size]  # float32: 4 B each
+    src = torch.randn(numel, device=device)
+    dst = torch.empty_like(src)
+    t = measure(lambda: dst.copy_(src), repeats=5 if size != "tiny" else 1,
+                device=device).median
+    out["copy_gbytes_s"] = 2 * 4 * numel / t / 1e9
+    return out

@@ -1,0 +1,100 @@
+"""The benchmark harness's own tests, and a tiny run of every registered workload."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from benchmarks.__main__ import main
+from benchmarks.harness import Case, Peer, Workload, registry, run_case
+from benchmarks.report import markdown_table, text_table
+
+CPU = torch.device("cpu")
+
+
+def _workload(answer_offset: float, peers=None, own_gap=0.0) -> Workload:
+    """Sum of a vector, by torch (off by ``answer_offset``) and by a NumPy peer."""
+    return Workload(
+        name="toy_sum", area="test",
+        cases={"tiny": [{"n": 10}]},
+        setup=lambda p, device: torch.arange(p["n"], dtype=torch.float64, device=device),
+        run=lambda x: x.sum() + answer_offset,
+        peers=peers if peers is not None else [
+            Peer("numpy", lambda x: float(x.numpy().sum()), requires=("numpy",), goal=1.0)],
+        check=lambda ours, theirs, x: own_gap if theirs is None else abs(float(ours) - theirs),
+        tolerance=1e-9,
+    )
+
+
+def test_right_answer_is_ok_and_timed():
+    rows = run_case(_workload(0.0), Case({"n": 10}), CPU, budget=0.01)
+    assert [r.status for r in rows] == ["ok"]
+    assert rows[0].ratio is not None and rows[0].ratio > 0
+    assert rows[0].gap == 0.0
+
+
+def test_wrong_answer_is_an_accuracy_failure_never_a_speed_result():
+    rows = run_case(_workload(1.0), Case({"n": 10}), CPU, budget=0.01)
+    assert rows[0].status == "accuracy failure"
+    assert rows[0].ratio is None and rows[0].goal_met is None
+    assert rows[0].gap == pytest.approx(1.0)
+    assert "ACCURACY FAILURE" in text_table(rows)
+
+
+def test_failing_own_check_is_an_accuracy_failure():
+    rows = run_case(_workload(0.0, own_gap=float("nan")), Case({"n": 10}), CPU, budget=0.01)
+    assert rows[0].status == "accuracy failure"
+
+
+def test_missing_peer_is_unavailable_not_a_crash():
+    peer = Peer("ghost", lambda x: 0.0, requires=("a_module_that_is_not_installed_xyz",))
+    rows = run_case(_workload(0.0, peers=[peer]), Case({"n": 10}), CPU, budget=0.01)
+    assert rows[0].status == "unavailable"
+    assert "a_module_that_is_not_installed_xyz" in rows[0].note
+    assert "unavailable" in markdown_table(rows)
+
+
+def test_crashing_workload_is_reported_as_error():
+    w = _workload(0.0)
+    w.run = lambda x: 1 / 0
+    rows = run_case(w, Case({"n": 10}), CPU, budget=0.01)
+    assert rows[0].status == "error" and "ZeroDivisionError" in rows[0].note
+
+
+def test_crashing_peer_is_reported_as_error():
+    peer = Peer("broken", lambda x: [][1], requires=())
+    rows = run_case(_workload(0.0, peers=[peer]), Case({"n": 10}), CPU, budget=0.01)
+    assert rows[0].status == "error" and "IndexError" in rows[0].note
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_every_workload_runs_and_agrees_at_tiny_size(name):
+    """Each registered workload, at its tiny size, untimed: every available peer agrees."""
+    workload = registry()[name]
+    assert workload.cases.get("tiny"), f"{name} has no tiny case for the test suite"
+    for params in workload.cases["tiny"]:
+        for row in run_case(workload, Case(params), CPU, timed=False):
+            assert row.status in ("ok", "unavailable", "no peer"), (row.status, row.note)
+
+
+def test_command_line_writes_reports(tmp_path, capsys):
+    code = main(["--size", "tiny", "--device", "cpu", "--only", "mvn_log_prob",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "mvn_log_prob" in out and "ceilings on cpu" in out
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert payload["environment"]["ceilings"]["cpu"]["matmul_float64_gflops"] > 0
+    assert {r["workload"] for r in payload["results"]} >= {"mvn_log_prob"}
+    assert (tmp_path / "results.md").read_text().count("|") > 10
+    assert (tmp_path / "ratios.png").stat().st_size > 1000
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cuda_without_gpu_exits_cleanly(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--device", "cuda"])
+    assert info.value.code == 0
+    assert "no CUDA device" in capsys.readouterr().out

@@ -1,0 +1,39 @@
+"""torchmath: the mathematics of machine learning as differentiable, batched PyTorch.
+
+The library follows a five-part course; each part is a subpackage:
+
+- :mod:`torchmath.probability` -- probability and statistics
+- :mod:`torchmath.linalg` -- linear algebra
+- :mod:`torchmath.optim` -- optimization
+- :mod:`torchmath.information` -- information theory
+- :mod:`torchmath.learning_theory` -- learning theory
+
+Lightning callbacks live in :mod:`torchmath.callbacks` and torchmetrics metrics in
+:mod:`torchmath.metrics`; both are imported on demand so that ``import torchmath``
+stays light.
+"""
+
+from torchmath._estimator import NotFittedError
+from torchmath._validation import get_validate_args, set_validate_args
+
+__version__ = "0.1.0"
+
+from torchmath import (  # noqa: E402  (subpackages import the names above)
+    information,
+    learning_theory,
+    linalg,
+    optim,
+    probability,
+)
+
+__all__ = [
+    "NotFittedError",
+    "__version__",
+    "get_validate_args",
+    "information",
+    "learning_theory",
+    "linalg",
+    "optim",
+    "probability",
+    "set_validate_args",
+]

@@ -1,0 +1,103 @@
+"""All-reduce of sufficient statistics; a no-op without a process group.
+
+Estimators accumulate additive statistics (counts, sums, XᵀX, ...) on each process and
+call :func:`all_reduce_sum` once before solving, so every rank ends with the model of
+all the data. When ``torch.distributed`` is not initialized, or the caller passes
+``sync=False``, nothing is communicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+__all__ = ["all_gather_rows", "all_reduce", "all_reduce_sum", "should_sync", "world_size"]
+
+
+def should_sync(sync: bool | None = None, process_group=None) -> bool:
+    """Whether to communicate: a process group exists and the caller did not opt out.
+
+    ``sync=None`` means "sync when a process group is initialized" (the default of every
+    ``fit``, as in torchmetrics); ``sync=False`` fits per rank.
+    """
+    if sync is False:
+        return False
+    return dist.is_available() and dist.is_initialized()
+
+
+def world_size(process_group=None) -> int:
+    """Number of processes in the group, 1 without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(process_group)
+    return 1
+
+
+def _backend_device(t: Tensor, process_group) -> torch.device:
+    backend = dist.get_backend(process_group)
+    return torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" \
+        else torch.device("cpu")
+
+
+def all_reduce(tensors: Sequence[Tensor], op: str = "sum", *, sync: bool | None = None,
+               process_group=None) -> list[Tensor]:
+    """Reduce a list of tensors across processes in one collective call.
+
+    The tensors are flattened into one buffer per dtype (one message instead of many),
+    reduced with ``op`` (``"sum"``, ``"max"`` or ``"min"``), and split back. Inputs are not
+    modified; new tensors are returned on the inputs' devices.
+    """
+    tensors = list(tensors)
+    if not should_sync(sync, process_group):
+        return tensors
+    reduce_op = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX,
+                 "min": dist.ReduceOp.MIN}[op]
+    out: list[Tensor | None] = [None] * len(tensors)
+    by_dtype: dict[torch.dtype, list[int]] = {}
+    for i, t in enumerate(tensors):
+        by_dtype.setdefault(t.dtype, []).append(i)
+    for _, idx in by_dtype.items():
+        parts = [tensors[i] for i in idx]
+        comm_device = _backend_device(parts[0], process_group)
+        flat = torch.cat([p.detach().reshape(-1).to(comm_device) for p in parts])
+        dist.all_reduce(flat, op=reduce_op, group=process_group)
+        offset = 0
+        for i, p in zip(idx, parts, strict=True):
+            out[i] = flat[offset:offset + p.numel()].view_as(p).to(p.device)
+            offset += p.numel()
+    return out  # type: ignore[return-value]
+
+
+def all_reduce_sum(*tensors: Tensor, sync: bool | None = None, process_group=None):
+    """Sum each tensor over all processes; returns one tensor or a tuple, like the input.
+
+    >>> import torch
+    >>> all_reduce_sum(torch.ones(2))  # no process group: unchanged
+    tensor([1., 1.])
+    """
+    out = all_reduce(tensors, "sum", sync=sync, process_group=process_group)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def all_gather_rows(x: Tensor, *, sync: bool | None = None, process_group=None) -> Tensor:
+    """Concatenate the rows of ``x`` from every process (ranks may hold different counts).
+
+    Used where an algorithm needs a shared sample (for example, a mixture's
+    initialization), never for the data itself.
+    """
+    if not should_sync(sync, process_group):
+        return x
+    comm_device = _backend_device(x, process_group)
+    n = torch.tensor([x.shape[0]], device=comm_device)
+    counts = [torch.zeros_like(n) for _ in range(world_size(process_group))]
+    dist.all_gather(counts, n, group=process_group)
+    counts_list = [int(c) for c in counts]
+    width = max(counts_list)
+    padded = x.new_zeros((width, *x.shape[1:]), device=comm_device)
+    padded[: x.shape[0]] = x.detach().to(comm_device)
+    gathered = [torch.zeros_like(padded) for _ in counts_list]
+    dist.all_gather(gathered, padded, group=process_group)
+    rows = [g[:c] for g, c in zip(gathered, counts_list, strict=True)]
+    return torch.cat(rows).to(x.device)
