@@ -118,3 +118,40 @@ def assert_raises_naming(exc: type[Exception] | Sequence[type[Exception]], fn: C
     for name in names:
         assert name in text, f"{name!r} not in error message {text!r}"
     return info.value
+
+
+def _distributed_entry(rank: int, world: int, port: int, fn, args, out) -> None:
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        out[rank] = fn(rank, world, *args)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_distributed(fn: Callable, *args, world_size: int = 2) -> list:
+    """Run ``fn(rank, world_size, *args)`` in ``world_size`` spawned processes joined by a
+    gloo process group; return each rank's return value (which must be picklable).
+
+    ``fn`` must be a module-level function (spawn pickles it). Do several checks in one
+    call where you can: starting the processes costs a few seconds.
+    """
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    manager = mp.get_context("spawn").Manager()
+    out = manager.dict()
+    mp.start_processes(_distributed_entry, args=(world_size, port, fn, args, out),
+                       nprocs=world_size, start_method="spawn")
+    results = [out[r] for r in range(world_size)]
+    manager.shutdown()
+    return results

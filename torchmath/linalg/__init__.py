@@ -6,5 +6,6 @@ import from it, it imports from none of them.
 """
 
 from torchmath.linalg.cholesky import CholeskyJitterWarning, safe_cholesky, tril_solve
+from torchmath.linalg.scatter import ScatterMatrix
 
-__all__ = ["CholeskyJitterWarning", "safe_cholesky", "tril_solve"]
+__all__ = ["CholeskyJitterWarning", "ScatterMatrix", "safe_cholesky", "tril_solve"]
