@@ -5,4 +5,18 @@ constrained optimization, batched differentiable LP and QP, logistic regression.
 Not built yet: see the README's feature table.
 """
 
-__all__: list[str] = []
+from torchmath.optim.proximal import (
+    prox_elastic_net,
+    prox_l2,
+    prox_nonneg,
+    prox_squared_l2,
+    soft_threshold,
+)
+
+__all__: list[str] = [
+    "prox_elastic_net",
+    "prox_l2",
+    "prox_nonneg",
+    "prox_squared_l2",
+    "soft_threshold",
+]
