@@ -5,6 +5,7 @@ constrained optimization, batched differentiable LP and QP, logistic regression.
 Not built yet: see the README's feature table.
 """
 
+from torchmath.optim.lp import ConvexResult, SolverStatus, solve_lp
 from torchmath.optim.proximal import (
     prox_elastic_net,
     prox_l2,
@@ -14,6 +15,9 @@ from torchmath.optim.proximal import (
 )
 
 __all__: list[str] = [
+    "ConvexResult",
+    "SolverStatus",
+    "solve_lp",
     "prox_elastic_net",
     "prox_l2",
     "prox_nonneg",
