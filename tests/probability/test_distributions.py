@@ -1,0 +1,129 @@
+"""Normal and multivariate normal densities and samplers against SciPy and torch."""
+
+import numpy as np
+import pytest
+import scipy.stats as st
+import torch
+
+from tests.helpers import assert_close, assert_raises_naming, check_gradients, rand_spd
+from torchmath.probability import mvn_log_prob, mvn_sample, normal_log_prob
+
+
+def test_normal_log_prob_matches_scipy(rng, dtype):
+    x, m, s = rng.normal(size=(4, 5)), rng.normal(size=5), rng.random(5) + 0.1
+    out = normal_log_prob(torch.tensor(x, dtype=dtype), torch.tensor(m, dtype=dtype),
+                          torch.tensor(s, dtype=dtype))
+    assert out.dtype == dtype
+    assert_close(out, st.norm(m, s).logpdf(x), dtype=dtype)
+    check_gradients(normal_log_prob, torch.randn(3, 2), torch.randn(2), torch.rand(2) + 0.5)
+
+
+@pytest.mark.parametrize("n", [3, 50])  # below and above d: both code paths
+@pytest.mark.parametrize("form", ["cov", "precision", "scale_tril"])
+def test_mvn_log_prob_matches_scipy(rng, n, form, dtype):
+    d = 4
+    cov = rand_spd(d=d)
+    mean, x = torch.randn(d, dtype=torch.float64), torch.randn(n, d, dtype=torch.float64)
+    ref = st.multivariate_normal(mean.numpy(), cov.numpy()).logpdf(x.numpy())
+    matrix = {"cov": cov, "precision": torch.linalg.inv(cov),
+              "scale_tril": torch.linalg.cholesky(cov)}[form]
+    out = mvn_log_prob(x.to(dtype), mean.to(dtype), **{form: matrix.to(dtype)})
+    assert out.dtype == dtype and out.shape == (n,)
+    assert_close(out, ref, dtype=dtype, rtol=1e-7 if dtype == torch.float64 else 1e-4)
+
+
+@pytest.mark.parametrize("form", ["cov", "precision", "scale_tril"])
+def test_mvn_batched_matches_torch_distributions(form):
+    d = 3
+    cov = rand_spd(2, 1, d=d)
+    mean = torch.randn(1, 5, d, dtype=torch.float64)
+    x = torch.randn(7, 2, 5, d, dtype=torch.float64)
+    dist = torch.distributions.MultivariateNormal(mean, covariance_matrix=cov)
+    matrix = {"cov": cov, "precision": dist.precision_matrix, "scale_tril": dist.scale_tril}
+    out = mvn_log_prob(x, mean, **{form: matrix[form]})
+    assert_close(out, dist.log_prob(x))
+    # stacked per-item results
+    assert_close(out[:, 1, 3], mvn_log_prob(x[:, 1, 3], mean[0, 3], **{form: matrix[form][1, 0]}))
+
+
+@pytest.mark.parametrize("n", [2, 9])  # general path and the blocked shared-factor path
+def test_mvn_gradients(n):
+    d = 3
+    x, mean = torch.randn(2, n, d), torch.randn(d)
+    A = torch.randn(d, d) + 2 * torch.eye(d)
+    check_gradients(lambda x, m, A: mvn_log_prob(x, m, cov=A @ A.mT + torch.eye(d,
+                    dtype=A.dtype)), x, mean, A)
+    check_gradients(lambda x, m, A: mvn_log_prob(x, m, precision=A @ A.mT + torch.eye(
+                    d, dtype=A.dtype)), x, mean, A)
+    check_gradients(lambda x, m, A: mvn_log_prob(x, m, scale_tril=A.tril()), x, mean, A)
+
+
+def test_mvn_blocked_gradients_match_torch_distributions():
+    d, n = 5, 300
+    cov = rand_spd(d=d).requires_grad_()
+    x = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
+    mean = torch.randn(d, dtype=torch.float64, requires_grad=True)
+    ours = torch.autograd.grad(mvn_log_prob(x, mean, cov=cov).square().sum(), (x, mean, cov))
+    ref = torch.autograd.grad(torch.distributions.MultivariateNormal(
+        mean, covariance_matrix=cov).log_prob(x).square().sum(), (x, mean, cov))
+    for a, b in zip(ours, ref, strict=True):
+        assert_close(a, b, rtol=1e-9)
+    # only the covariance needs a gradient
+    x2 = x.detach()
+    g = torch.autograd.grad(mvn_log_prob(x2, mean.detach(), cov=cov).sum(), cov)[0]
+    g_ref = torch.autograd.grad(torch.distributions.MultivariateNormal(
+        mean.detach(), covariance_matrix=cov).log_prob(x2).sum(), cov)[0]
+    assert_close(g, g_ref, rtol=1e-9)
+
+
+def test_mvn_extremes():
+    d = 3
+    scale = 1e6
+    cov = rand_spd(d=d) * scale**2
+    mean = torch.full((d,), 3 * scale, dtype=torch.float64)
+    x = mean + torch.randn(20, d, dtype=torch.float64) * scale
+    ref = st.multivariate_normal(mean.numpy(), cov.numpy()).logpdf(x.numpy())
+    assert_close(mvn_log_prob(x, mean, cov=cov), ref)
+    # nearly singular, still positive definite
+    v = torch.randn(d, 1, dtype=torch.float64)
+    near = v @ v.T + 1e-9 * torch.eye(d, dtype=torch.float64)
+    out = mvn_log_prob(torch.zeros(d, dtype=torch.float64), torch.zeros(d, dtype=torch.float64),
+                       cov=near)
+    assert torch.isfinite(out)
+
+
+def test_mvn_sample_moments_and_reparameterization(generator):
+    d = 3
+    cov = rand_spd(d=d)
+    mean = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    s = mvn_sample(mean, cov=cov, n=200_000, generator=generator)
+    assert s.shape == (200_000, d)
+    # standard errors ~ 1/sqrt(n) = 0.0022; tolerance 0.02 is ~9 standard errors
+    assert_close(s.mean(0), mean, atol=0.02, rtol=0)
+    assert_close(torch.cov(s.T), cov, atol=0.03, rtol=0)
+    batched = mvn_sample(torch.zeros(2, d, dtype=torch.float64),
+                         scale_tril=torch.linalg.cholesky(rand_spd(2, d=d)), n=4)
+    assert batched.shape == (4, 2, d)
+    m = mean.clone().requires_grad_()
+    mvn_sample(m, cov=cov, n=10).sum().backward()
+    assert_close(m.grad, torch.full((d,), 10.0, dtype=torch.float64))
+
+
+def test_bad_input():
+    x, m, c = torch.randn(5, 3), torch.zeros(3), torch.eye(3)
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(x, m), "'cov'", "'precision'")
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(x, m, cov=c, precision=c), "'cov'")
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(x, torch.zeros(2), cov=c), "'mean'",
+                         "(..., 3)")
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(torch.randn(5, 2), m, cov=c), "'x'")
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(x, m, cov=torch.ones(3, 2)), "'cov'")
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(x, m, cov=-c), "'cov'",
+                         "positive definite")
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(x, m, scale_tril=-c), "scale_tril")
+    assert_raises_naming(TypeError, lambda: mvn_log_prob(x.long(), m, cov=c), "'x'")
+    assert_raises_naming(ValueError, lambda: normal_log_prob(x, 0.0, -1.0), "'std'")
+    assert_raises_naming(ValueError, lambda: normal_log_prob(x, 0.0, torch.zeros(3)), "'std'")
+    assert_raises_naming(ValueError, lambda: mvn_sample(m, cov=c, n=0), "'n'")
+    assert_raises_naming(ValueError, lambda: mvn_sample(m, cov=-c, n=2), "'cov'")
+    assert_raises_naming(ValueError, lambda: mvn_sample(torch.full((3,), np.nan), cov=c, n=2),
+                         "'mean'")
