@@ -6,20 +6,56 @@ conjugate Bayesian estimation, Naive Bayes, Gaussian mixtures, Bayesian linear r
 
 from torchmath.linalg import safe_cholesky
 from torchmath.probability.bayes import bayes_posterior, conditional, marginal
+from torchmath.probability.conjugate import (
+    ConjugatePosterior,
+    beta_bernoulli,
+    dirichlet_categorical,
+    gamma_poisson,
+    normal_inverse_gamma,
+    normal_normal,
+)
 from torchmath.probability.distributions import mvn_log_prob, mvn_sample, normal_log_prob
+from torchmath.probability.estimation import (
+    MVNMLE,
+    MLEResult,
+    NormalMLE,
+    fit_mle,
+    mle_bernoulli,
+    mle_categorical,
+    mle_exponential,
+    mle_mvn,
+    mle_normal,
+    mle_poisson,
+)
 from torchmath.probability.moments import RunningMoments, corr, cov, mean, var
 
 __all__ = [
+    "MLEResult",
+    "MVNMLE",
+    "ConjugatePosterior",
+    "NormalMLE",
     "RunningMoments",
     "bayes_posterior",
+    "beta_bernoulli",
     "conditional",
     "corr",
     "cov",
+    "dirichlet_categorical",
+    "fit_mle",
+    "gamma_poisson",
     "marginal",
     "mean",
+    "mle_bernoulli",
+    "mle_categorical",
+    "mle_exponential",
+    "mle_mvn",
+    "mle_normal",
+    "mle_poisson",
     "mvn_log_prob",
     "mvn_sample",
+    "normal_inverse_gamma",
     "normal_log_prob",
+    "normal_normal",
     "safe_cholesky",
     "var",
 ]
