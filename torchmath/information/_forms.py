@@ -1,0 +1,84 @@
+"""Shared plumbing: exactly-one-of probabilities / logits / log-probabilities, safe p·log q."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from torchmath._validation import check_exactly_one, check_floating, check_simplex, fail
+
+__all__ = ["log_base", "nearest_kth", "plogp", "plogq", "resolve_form", "safe_log"]
+
+
+def resolve_form(fn: str, prefix: str, probs: Tensor | None, logits: Tensor | None,
+                 log_probs: Tensor | None, dim: int) -> tuple[Tensor, Tensor]:
+    """Return ``(p, log_p)`` from exactly one of the three keyword forms.
+
+    ``probs`` must lie on the simplex along ``dim`` (checked while validation is on);
+    ``log_probs`` must exponentiate onto it; ``logits`` are normalized by ``log_softmax``.
+    Zero probabilities give ``log_p = -inf`` with gradients that stay finite.
+    """
+    names = {f"{prefix}probs": probs, f"{prefix}logits": logits, f"{prefix}log_probs": log_probs}
+    name, value = check_exactly_one(fn, **names)
+    check_floating(fn, name, value)
+    if name.endswith("logits"):
+        log_p = torch.log_softmax(value, dim)
+        return log_p.exp(), log_p
+    if name.endswith("log_probs"):
+        p = value.exp()
+        check_simplex(fn, name + " (exponentiated)", p, dim)
+        return p, value
+    check_simplex(fn, name, value, dim)
+    return value, safe_log(value)
+
+
+def safe_log(p: Tensor) -> Tensor:
+    """``log p`` with ``log 0 = -inf`` whose gradient stays finite where it is masked."""
+    positive = p > 0
+    safe = torch.where(positive, p, torch.ones_like(p))
+    return torch.where(positive, safe.log(), torch.full_like(p, -math.inf))
+
+
+def plogp(p: Tensor) -> Tensor:
+    r""":math:`p \log p` with :math:`0 \log 0 = 0` and finite gradients."""
+    return plogq(p, safe_log(p))
+
+
+def plogq(p: Tensor, log_q: Tensor) -> Tensor:
+    r""":math:`p \log q` with :math:`0 \log q = 0` (also for :math:`q = 0`), gradients kept
+    finite where :math:`p = 0`; :math:`p > 0, q = 0` gives :math:`-\infty`."""
+    positive = p > 0
+    safe_log_q = torch.where(positive, log_q, torch.zeros_like(log_q))
+    return torch.where(positive, p * safe_log_q, torch.zeros_like(p))
+
+
+def log_base(fn: str, base: float | None) -> float:
+    """``log(base)`` (1 for nats when ``base`` is None), validated."""
+    if base is None:
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, int | float) or base <= 0 or base == 1:
+        raise fail(fn, "base", "to be a positive number other than 1", base)
+    return math.log(base)
+
+
+def nearest_kth(fn: str, x: Tensor, k: int, *, p: float = 2.0, chunk: int = 2048) -> Tensor:
+    """Distance from each row of ``x`` (``(..., n, d)``) to its ``k``-th nearest other row.
+
+    Distances come from ``torch.cdist`` in row chunks (the point itself excluded), so the
+    temporary stays ``chunk x n``; differentiable through ``cdist``.
+    """
+    n = x.shape[-2]
+    if k >= n:
+        raise fail(fn, "k", f"to be smaller than the number of samples ({n})", k)
+    out = []
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        d = torch.cdist(x[..., start:stop, :], x, p=p)
+        rows = torch.arange(start, stop, device=x.device)
+        self_mask = torch.zeros(stop - start, n, dtype=torch.bool, device=x.device)
+        self_mask[rows - start, rows] = True
+        d = d.masked_fill(self_mask, math.inf)
+        out.append(d.topk(k, dim=-1, largest=False).values[..., -1])
+    return torch.cat(out, dim=-1)
