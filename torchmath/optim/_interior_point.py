@@ -69,12 +69,14 @@ class ConvexResult(NamedTuple):
     iterations: Tensor
 
 
+# The solver works on flattened (B, ...) tensors; torch.bmm skips matmul's broadcasting
+# bookkeeping, which dominates for the small matrices of a QP layer.
 def _mv(M: Tensor, v: Tensor) -> Tensor:
-    return (M @ v.unsqueeze(-1)).squeeze(-1)
+    return torch.bmm(M, v.unsqueeze(-1)).squeeze(-1)
 
 
 def _mtv(M: Tensor, v: Tensor) -> Tensor:
-    return (v.unsqueeze(-2) @ M).squeeze(-2)
+    return torch.bmm(v.unsqueeze(-2), M).squeeze(-2)
 
 
 def _dot(u: Tensor, v: Tensor) -> Tensor:
@@ -93,42 +95,102 @@ def _defaults(dtype: torch.dtype) -> tuple[float, float, float]:
 
 
 class _KKT:
-    """LU factorization of the Newton system, reused for several right-hand sides.
+    """Factorizations of the Newton system, reused for several right-hand sides.
 
     .. math::
-        K = \\begin{pmatrix} P + \\delta I & A^\\top & G^\\top \\\\ A & -\\delta I & 0
+        K = \\begin{pmatrix} P & A^\\top & G^\\top \\\\ A & 0 & 0
         \\\\ G & 0 & -W \\end{pmatrix}, \\qquad W = \\operatorname{diag}(s / z)
 
-    The augmented (unreduced) system is factorized rather than the normal equations
-    :math:`P + G^\\top W^{-1} G`: near the solution :math:`W` spans twenty orders of
-    magnitude, and forming :math:`G^\\top W^{-1} G` squares that conditioning (the
-    Cholesky breaks down at gaps around 1e-8), while in the augmented form active
-    constraints just behave like equality rows. The small regularization :math:`\\delta`
-    (quasi-definite, as in OSQP and Clarabel) is removed by iterative refinement
-    against the exact system.
+    Two strategies, chosen once per call:
+
+    * ``P`` well-conditioned positive definite (most QPs): Cholesky of ``P`` once, then per
+      iteration only the Cholesky of the small dual Schur complement
+      :math:`C P^{-1} C^\\top + \\operatorname{diag}(0, W)` with
+      :math:`C = (A; G)` -- the size of the constraints, not of the variables (the block
+      elimination qpth also uses). Adding the diagonal :math:`W` cannot hurt a Cholesky,
+      however wide its range.
+    * otherwise (LPs, singular ``P``): LU of the augmented system itself. The normal
+      equations :math:`P + G^\\top W^{-1} G` would square the conditioning, which near
+      the solution spans twenty orders of magnitude (the Cholesky breaks down at gaps
+      around 1e-8), while in the augmented form active constraints just behave like
+      equality rows.
+
+    A small static regularization :math:`\\delta` (quasi-definite, as in OSQP and
+    Clarabel) keeps rank-deficient blocks factorizable; iterative refinement against the
+    exact :math:`K` removes its error.
     """
 
-    def __init__(self, P: Tensor | None, G: Tensor, A: Tensor, w: Tensor, reg: float,
-                 refine: int):
+    def __init__(self, P: Tensor | None, G: Tensor, A: Tensor, reg: float, refine: int):
         B, m, n = G.shape
         k = A.shape[-2]
-        self.n, self.m, self.k, self.refine = n, m, k, refine
-        zeros = G.new_zeros
-        top = torch.cat([P if P is not None else zeros(B, n, n), A.mT, G.mT], -1)
-        mid = torch.cat([A, zeros(B, k, k + m)], -1)
-        bot = torch.cat([G, zeros(B, m, k), torch.diag_embed(-w)], -1)
-        self.K = torch.cat([top, mid, bot], -2)
-        signs = torch.cat([G.new_full((n,), reg), G.new_full((k,), -reg), G.new_zeros(m)])
-        Kreg = self.K + torch.diag_embed(signs)
-        self.LU, self.pivots, _ = torch.linalg.lu_factor_ex(Kreg)
+        self.P, self.G, self.A, self.reg = P, G, A, reg
+        self.n, self.m, self.k = n, m, k
+        self.dual = False
+        if P is not None:
+            L, info = torch.linalg.cholesky_ex(P)
+            diag = L.diagonal(dim1=-2, dim2=-1)
+            limit = 1e4 if P.dtype == torch.float64 else 1e2  # on sqrt(cond(P))
+            ok = (info == 0).all() & (diag.amax(-1) <= limit * diag.amin(-1)).all()
+            self.dual = bool(ok)
+        if self.dual:
+            # Small dense blocks: explicit inverses from the Cholesky factors turn every
+            # later solve into batched matrix products (P is well-conditioned here, and the
+            # Schur complement only gains a positive diagonal).
+            self.Pinv = torch.cholesky_inverse(L)
+            C = torch.cat([A, G], -2)
+            self.C = C
+            self.PinvCt = torch.bmm(self.Pinv, C.mT)
+            self.S0 = torch.bmm(C, self.PinvCt)
+        else:
+            zeros = G.new_zeros
+            top = torch.cat([P if P is not None else zeros(B, n, n), A.mT, G.mT], -1)
+            mid = torch.cat([A, zeros(B, k, k + m)], -1)
+            self.K0 = torch.cat([top, mid, torch.cat([G, zeros(B, m, k + m)], -1)], -2)
+            self.signs = torch.cat([G.new_full((n,), reg), G.new_full((k,), -reg),
+                                    G.new_zeros(m)])
+        # Refinement only pays where a regularization was added to a block.
+        self.refine = refine if (not self.dual or k) else 0
+
+    def factor(self, w: Tensor) -> _KKT:
+        """Factorize for the diagonal ``w`` (``(B, m)``, positive)."""
+        self.w = w
+        if self.dual:
+            diag = torch.cat([w.new_full((w.shape[0], self.k), self.reg), w], -1)
+            LS, _ = torch.linalg.cholesky_ex(self.S0 + torch.diag_embed(diag))
+            self.Sinv = torch.cholesky_inverse(LS)
+        else:
+            n, k = self.n, self.k
+            K = self.K0.clone()
+            K[:, n + k:, n + k:] = torch.diag_embed(-w)
+            self.K = K
+            self.LU, self.pivots, _ = torch.linalg.lu_factor_ex(K + torch.diag_embed(self.signs))
+        return self
+
+    def _solve_once(self, r: Tensor) -> Tensor:
+        if not self.dual:
+            return torch.linalg.lu_solve(self.LU, self.pivots, r)
+        n = self.n
+        u = torch.bmm(self.Pinv, r[:, :n])
+        lam = torch.bmm(self.Sinv, torch.bmm(self.C, u) - r[:, n:])
+        return torch.cat([u - torch.bmm(self.PinvCt, lam), lam], -2)
+
+    def _residual(self, r: Tensor, d: Tensor) -> Tensor:
+        if not self.dual:
+            return r - torch.bmm(self.K, d)
+        n, k = self.n, self.k
+        dx, dy, dz = d[:, :n], d[:, n:n + k], d[:, n + k:]
+        ex = (r[:, :n] - torch.bmm(self.P, dx) - torch.bmm(self.A.mT, dy)
+              - torch.bmm(self.G.mT, dz))
+        ey = r[:, n:n + k] - torch.bmm(self.A, dx)
+        ez = r[:, n + k:] - torch.bmm(self.G, dx) + self.w.unsqueeze(-1) * dz
+        return torch.cat([ex, ey, ez], -2)
 
     def solve(self, rx: Tensor, ry: Tensor, rz: Tensor):
-        """Solve :math:`K (dx, dy, dz) = (rx, ry, rz)`; each ``r`` is ``(B, rows)``."""
-        r = torch.cat([rx, ry, rz], -1).unsqueeze(-1)
-        d = torch.linalg.lu_solve(self.LU, self.pivots, r)
+        """Solve :math:`K (dx, dy, dz) = (rx, ry, rz)`; each ``r`` is ``(B, rows, cols)``."""
+        r = torch.cat([rx, ry, rz], -2)
+        d = self._solve_once(r)
         for _ in range(self.refine):
-            d = d + torch.linalg.lu_solve(self.LU, self.pivots, r - self.K @ d)
-        d = d.squeeze(-1)
+            d = d + self._solve_once(self._residual(r, d))
         n, k = self.n, self.k
         return d[:, :n], d[:, n:n + k], d[:, n + k:]
 
@@ -139,12 +201,16 @@ def _max_step(v: Tensor, dv: Tensor) -> Tensor:
     return ratio.amin(-1).clamp(max=1.0)
 
 
-def _direction(it_state, d_x, d_y, d_z, d_t, d_s, d_k):
+def _direction(it_state, d_x, d_y, d_z, d_t, d_s, d_k, first=None):
     """Newton direction of the embedding for the right-hand side ``d_*``: one solve with
     the factorized :class:`_KKT`, combined with the precomputed solve for the
     :math:`\\tau` column (``d2``), then back-substitution for ``ds`` and ``dkappa``."""
     kkt, s, z, tau, kappa, ctau, b, h, denom, (dx2, dy2, dz2) = it_state
-    dx1, dy1, dz1 = kkt.solve(d_x, d_y, d_z - d_s / z)
+    if first is None:
+        dx1, dy1, dz1 = (t.squeeze(-1) for t in kkt.solve(
+            d_x.unsqueeze(-1), d_y.unsqueeze(-1), (d_z - d_s / z).unsqueeze(-1)))
+    else:  # already solved together with the tau column
+        dx1, dy1, dz1 = first
     dtau = (d_t - d_k / tau - _dot(ctau, dx1) - _dot(b, dy1) - _dot(h, dz1)) / denom
     dt1 = dtau.unsqueeze(-1)
     dx, dy, dz = dx1 + dt1 * dx2, dy1 + dt1 * dy2, dz1 + dt1 * dz2
@@ -179,8 +245,9 @@ def interior_point(P: Tensor | None, q: Tensor, G: Tensor, h: Tensor, A: Tensor,
     # Start (Vandenberghe's CVXOPT recipe): solve the KKT system with W = I, then shift
     # s = h - Gx and z = Gx - h into the interior of the non-negative orthant.
     ones = q.new_ones(B, m)
-    kkt = _KKT(P, G, A, ones, reg, refine)
-    x, y, z = kkt.solve(-q, b, h)
+    kkt = _KKT(P, G, A, reg, refine)
+    x, y, z = (t.squeeze(-1) for t in kkt.factor(ones).solve(
+        -q.unsqueeze(-1), b.unsqueeze(-1), h.unsqueeze(-1)))
     s = -z
     if m:
         for v in (s, z):
@@ -237,17 +304,20 @@ def interior_point(P: Tensor | None, q: Tensor, G: Tensor, h: Tensor, A: Tensor,
             break
         iterations += running
 
-        # Newton system of the embedding, factorized once, solved for three right sides.
-        kkt = _KKT(P, G, A, s / z, reg, refine)
+        # Newton system of the embedding, factorized once; the tau column and the
+        # predictor share one solve (two right-hand sides), the corrector needs one more.
+        kkt.factor(s / z)
         ctau = q + 2 * Px / t1
-        dx2, dy2, dz2 = kkt.solve(-q, b, h)
+        both = kkt.solve(torch.stack([-q, -rx], -1), torch.stack([b, -ry], -1),
+                         torch.stack([h, -rz + s], -1))
+        dx2, dy2, dz2 = (t[..., 0] for t in both)
         denom = (-kappa / tau + _dot(ctau, dx2) + _dot(b, dy2) + _dot(h, dz2)
                  - xPx / tau ** 2)
-
         it_state = (kkt, s, z, tau, kappa, ctau, b, h, denom, (dx2, dy2, dz2))
+
         # Predictor (affine scaling), then Mehrotra's centering and second-order corrector.
         _, _, dza, dsa, dta, dka = _direction(it_state, -rx, -ry, -rz, -rt, -s * z,
-                                              -tau * kappa)
+                                              -tau * kappa, first=[t[..., 1] for t in both])
         alpha_a = _step_length(s, z, tau, kappa, dsa, dza, dta, dka)
         a1 = alpha_a.unsqueeze(-1)
         mu_a = (_dot(s + a1 * dsa, z + a1 * dza)

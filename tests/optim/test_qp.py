@@ -1,0 +1,209 @@
+"""solve_qp and QPLayer against cvxpy (Clarabel) and SciPy; gradients by gradcheck and
+finite differences of independent reference solutions; statuses; bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers import assert_close, assert_raises_naming
+from torchmath.optim import QPLayer, SolverStatus, solve_qp
+
+cp = pytest.importorskip("cvxpy")
+
+
+def random_qp(rng, n, m, k, *, psd_rank=None):
+    """A feasible convex QP: x0 is strictly feasible for G x <= h and satisfies A x = b."""
+    L = rng.standard_normal((n, psd_rank or n))
+    Q = L @ L.T / n + (0.1 * np.eye(n) if psd_rank is None else 0)
+    p = rng.standard_normal(n)
+    G = rng.standard_normal((m, n))
+    x0 = rng.standard_normal(n)
+    h = G @ x0 + rng.random(m)
+    A = rng.standard_normal((k, n))
+    b = A @ x0
+    return Q, p, G, h, A, b
+
+
+def cvxpy_solve(Q, p, G, h, A, b):
+    x = cp.Variable(len(p))
+    cons = ([G @ x <= h] if len(h) else []) + ([A @ x == b] if len(b) else [])
+    prob = cp.Problem(cp.Minimize(0.5 * cp.quad_form(x, cp.psd_wrap(Q)) + p @ x), cons)
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    assert prob.status == "optimal"
+    return x.value, prob.value
+
+
+def stack(problems, i, dtype=torch.float64):
+    return torch.tensor(np.stack([q[i] for q in problems]), dtype=dtype)
+
+
+@pytest.mark.parametrize("m,k", [(8, 0), (0, 3), (8, 3)], ids=["ineq", "eq", "mixed"])
+def test_matches_cvxpy_with_small_kkt_residuals(rng, m, k):
+    problems = [random_qp(rng, 10, m, k) for _ in range(6)]
+    Q, p, G, h, A, b = (stack(problems, i) for i in range(6))
+    res = solve_qp(Q, p, G if m else None, h if m else None, A if k else None,
+                   b if k else None)
+    assert (res.status == SolverStatus.OPTIMAL).all()
+    for i, prob in enumerate(problems):
+        x_ref, f_ref = cvxpy_solve(*prob)
+        assert_close(res.x[i], x_ref, rtol=0, atol=1e-6)
+        assert_close(res.objective[i], f_ref, rtol=1e-7, atol=1e-7)
+    # KKT conditions at the returned primal-dual point, all below 1e-8.
+    x, lam, nu = res.x, res.ineq_dual, res.eq_dual
+    mv = lambda M, v: (M @ v[..., None]).squeeze(-1)
+    stationarity = mv(Q, x) + p + mv(G.mT, lam) + mv(A.mT, nu)
+    assert stationarity.abs().max() < 1e-8
+    if m:
+        assert (mv(G, x) - h).max() < 1e-8 and (lam >= 0).all()
+        assert (lam * (h - mv(G, x))).abs().max() < 1e-8
+        assert res.gap.abs().max() < 1e-8
+    if k:
+        assert (mv(A, x) - b).abs().max() < 1e-8
+
+
+def test_singular_psd_q_and_scipy_reference(rng):
+    # A rank-2 Q in 5 dimensions with box constraints: bounded, but not strictly convex in x.
+    from scipy.optimize import minimize
+    Q, p, _, _, _, _ = random_qp(rng, 5, 0, 0, psd_rank=2)
+    G = np.vstack([np.eye(5), -np.eye(5)])
+    h = np.ones(10)
+    res = solve_qp(*(torch.tensor(t) for t in (Q, p, G, h)))
+    assert res.status == SolverStatus.OPTIMAL
+    ref = minimize(lambda x: 0.5 * x @ Q @ x + p @ x, np.zeros(5), jac=lambda x: Q @ x + p,
+                   bounds=[(-1, 1)] * 5, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12})
+    assert float(res.objective) == pytest.approx(ref.fun, abs=1e-8)
+    assert float(res.objective) == pytest.approx(cvxpy_solve(Q, p, G, h, np.zeros((0, 5)),
+                                                             np.zeros(0))[1], abs=1e-8)
+
+
+def test_float32(rng):
+    problems = [random_qp(rng, 6, 4, 1) for _ in range(4)]
+    res = solve_qp(*(stack(problems, i, torch.float32) for i in range(6)))
+    assert res.x.dtype == torch.float32 and (res.status == SolverStatus.OPTIMAL).all()
+    for i, prob in enumerate(problems):
+        assert_close(res.x[i], cvxpy_solve(*prob)[0], rtol=0, atol=1e-3)
+
+
+def test_batched_equals_stacked_and_broadcasting(rng):
+    problems = [random_qp(rng, 5, 4, 1) for _ in range(3)]
+    Q, p, G, h, A, b = (stack(problems, i) for i in range(6))
+    res = solve_qp(Q, p, G, h, A, b)
+    for i in range(3):
+        single = solve_qp(Q[i], p[i], G[i], h[i], A[i], b[i])
+        assert_close(single.x, res.x[i], rtol=0, atol=1e-10)
+    # One Q and constraint set for a (2, 3) batch of linear terms.
+    ps = torch.randn(2, 3, 5, dtype=torch.float64)
+    shared = solve_qp(Q[0], ps, G[0], h[0], A[0], b[0])
+    assert shared.x.shape == (2, 3, 5)
+    assert_close(shared.x[1, 0], solve_qp(Q[0], ps[1, 0], G[0], h[0], A[0], b[0]).x,
+                 rtol=0, atol=1e-10)
+
+
+def test_infeasible_unbounded_and_iteration_limit(rng):
+    n = 4
+    Q, p, G, h, _, _ = random_qp(rng, n, 3, 0)
+    a = rng.standard_normal(n)
+    G_inf, h_inf = np.vstack([G, a, -a]), np.concatenate([h, [-1.0, -1.0]])
+    G_ok, h_ok = np.vstack([G, np.zeros((2, n))]), np.concatenate([h, [1.0, 1.0]])
+    # Unbounded: Q = e0 e0^T is singular, p pushes along e1 where nothing constrains x.
+    Q_unb = np.zeros((n, n))
+    Q_unb[0, 0] = 1.0
+    p_unb = np.array([0.0, -1.0, 0.0, 0.0])
+    G_unb, h_unb = np.zeros((5, n)), np.ones(5)
+    G_unb[:, 2:] = rng.standard_normal((5, n - 2))
+    t = lambda *xs: torch.tensor(np.stack(xs))
+    res = solve_qp(t(Q, Q, Q_unb), t(p, p, p_unb), t(G_ok, G_inf, G_unb), t(h_ok, h_inf, h_unb))
+    assert res.status.tolist() == [SolverStatus.OPTIMAL, SolverStatus.INFEASIBLE,
+                                   SolverStatus.UNBOUNDED]
+    assert torch.isnan(res.x[1:]).all()
+    assert res.objective[1] == torch.inf and res.objective[2] == -torch.inf
+    assert_close(res.x[0], cvxpy_solve(Q, p, G, h, np.zeros((0, n)), np.zeros(0))[0],
+                 rtol=0, atol=1e-6)
+    limited = solve_qp(torch.tensor(Q), torch.tensor(p), torch.tensor(G), torch.tensor(h),
+                       max_iter=1)
+    assert limited.status == SolverStatus.ITERATION_LIMIT
+
+
+def test_unconstrained_is_a_linear_solve(rng):
+    Q, p, _, _, _, _ = random_qp(rng, 6, 0, 0)
+    res = solve_qp(torch.tensor(Q), torch.tensor(p))
+    assert_close(res.x, np.linalg.solve(Q, -p), rtol=1e-9, atol=1e-10)
+
+
+def test_gradcheck_every_input_batched():
+    torch.manual_seed(1)
+    B, n, m, k = 2, 3, 2, 1
+    L = torch.randn(B, n, n, dtype=torch.float64)
+    inputs = [L @ L.mT / n + 0.5 * torch.eye(n, dtype=torch.float64),
+              torch.randn(B, n, dtype=torch.float64), torch.randn(B, m, n, dtype=torch.float64),
+              torch.rand(B, m, dtype=torch.float64) * 0.1,
+              torch.randn(B, k, n, dtype=torch.float64), torch.randn(B, k, dtype=torch.float64)]
+    inputs = [t.requires_grad_() for t in inputs]
+    # Both inequality constraints active and inactive ones occur in this draw.
+    res = solve_qp(*inputs, tol=1e-13)
+    assert ((res.slack < 1e-8).any() and (res.slack > 1e-3).any())
+
+    def solution_and_duals(*args):
+        r = solve_qp(*args, tol=1e-13)
+        return r.x, r.eq_dual, r.ineq_dual
+
+    assert torch.autograd.gradcheck(solution_and_duals, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+    # The backward is differentiable too (random-projection mode keeps this fast).
+    assert torch.autograd.gradgradcheck(lambda *a: solve_qp(*a, tol=1e-13).x, inputs,
+                                        eps=1e-6, atol=1e-5, rtol=1e-4, fast_mode=True)
+
+
+def test_gradient_matches_finite_differences_of_cvxpy(rng):
+    Q, p, G, h, A, b = random_qp(rng, 5, 6, 1)
+    tensors = [torch.tensor(t, requires_grad=True) for t in (Q, p, G, h, A, b)]
+    w = rng.standard_normal(5)
+    x = solve_qp(*tensors, tol=1e-12).x
+    grads = torch.autograd.grad(x @ torch.tensor(w), tensors)
+    eps = 1e-5
+    for idx in (1, 3, 5):  # p, h, b: every entry by central differences of cvxpy solutions
+        base = [Q, p, G, h, A, b]
+        fd = np.zeros_like(base[idx])
+        for j in range(base[idx].size):
+            e = np.zeros(base[idx].size)
+            e[j] = eps
+            plus, minus = list(base), list(base)
+            plus[idx] = base[idx] + e
+            minus[idx] = base[idx] - e
+            fd.flat[j] = (cvxpy_solve(*plus)[0] - cvxpy_solve(*minus)[0]) @ w / (2 * eps)
+        assert_close(grads[idx], fd, rtol=1e-4, atol=1e-5, msg=f"input {idx}")
+
+
+def test_qplayer_wraps_solve_qp_and_refuses_failures(rng):
+    Q, p, G, h, A, b = (torch.tensor(t) for t in random_qp(rng, 4, 3, 1))
+    layer = QPLayer()
+    assert_close(layer(Q, p, G, h, A, b), solve_qp(Q, p, G, h, A, b).x, rtol=0, atol=0)
+    assert layer.last_status == SolverStatus.OPTIMAL
+    pr = p.clone().requires_grad_()
+    layer(Q, pr, G, h).sum().backward()
+    assert pr.grad is not None and torch.isfinite(pr.grad).all()
+    G_bad = torch.cat([G, G[:1], -G[:1]])
+    h_bad = torch.cat([h, torch.tensor([-1.0, -1.0], dtype=torch.float64)])
+    with pytest.raises(RuntimeError, match="INFEASIBLE"):
+        layer(Q, p, G_bad, h_bad)
+    assert torch.isnan(QPLayer(check_status=False)(Q, p, G_bad, h_bad)).all()
+
+
+def test_bad_input_names_the_argument():
+    f64 = dict(dtype=torch.float64)
+    Q, p = torch.eye(3, **f64), torch.zeros(3, **f64)
+    G, h = torch.zeros(2, 3, **f64), torch.ones(2, **f64)
+    nonconvex = torch.diag(torch.tensor([1.0, -0.5, 1.0], **f64))
+    assert_raises_naming(ValueError, lambda: solve_qp(nonconvex, p, G, h), "solve_qp", "'Q'",
+                         "semidefinite")
+    assert_raises_naming(ValueError, lambda: solve_qp(Q[:2], p), "'Q'")
+    assert_raises_naming(ValueError, lambda: solve_qp(Q, p, G[:, :2], h), "'G'")
+    assert_raises_naming(ValueError, lambda: solve_qp(Q, p, G, h[:1]), "'h'")
+    assert_raises_naming(ValueError, lambda: solve_qp(Q, p, G), "'h'")
+    assert_raises_naming(ValueError, lambda: solve_qp(Q, p, A=G), "'b'")
+    assert_raises_naming(ValueError, lambda: solve_qp(Q, p, A=G, b=h[:1]), "'b'")
+    assert_raises_naming(TypeError, lambda: solve_qp(Q.float(), p), "'Q'")
+    assert_raises_naming(ValueError, lambda: solve_qp(torch.eye(3, **f64).expand(2, 3, 3),
+                                                      torch.zeros(3, 3, **f64)), "'p'", "'Q'")
+    assert_raises_naming(ValueError, lambda: QPLayer(max_iter=0), "'max_iter'")
