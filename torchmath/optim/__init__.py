@@ -6,6 +6,7 @@ Not built yet: see the README's feature table.
 """
 
 from torchmath.optim.lp import ConvexResult, SolverStatus, solve_lp
+from torchmath.optim.qp import QPLayer, solve_qp
 from torchmath.optim.proximal import (
     prox_elastic_net,
     prox_l2,
@@ -18,6 +19,8 @@ __all__: list[str] = [
     "ConvexResult",
     "SolverStatus",
     "solve_lp",
+    "QPLayer",
+    "solve_qp",
     "prox_elastic_net",
     "prox_l2",
     "prox_nonneg",
