@@ -23,6 +23,7 @@ from torchmath.learning_theory.dropout import (
     GaussianDropout,
     MCDropout,
     enable_mc_dropout,
+    mc_dropout_mode,
     mc_predict,
 )
 from torchmath.learning_theory.early_stopping import EarlyStopping
@@ -68,6 +69,7 @@ __all__ = [
     "annealed_weight",
     "cutmix",
     "enable_mc_dropout",
+    "mc_dropout_mode",
     "mc_predict",
     "mixup",
     "random_crop_flip",

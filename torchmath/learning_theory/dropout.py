@@ -10,6 +10,8 @@ sample variance its (epistemic) uncertainty.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +19,8 @@ from torch import Tensor, nn
 
 from torchmath._validation import check_floating, check_in_range, check_int, fail
 
-__all__ = ["DROPOUT_TYPES", "GaussianDropout", "MCDropout", "enable_mc_dropout", "mc_predict"]
+__all__ = ["DROPOUT_TYPES", "GaussianDropout", "MCDropout", "enable_mc_dropout",
+           "mc_dropout_mode", "mc_predict"]
 
 
 class MCDropout(nn.Module):
@@ -201,6 +204,42 @@ def mc_predict(model: nn.Module, x: Tensor, n_samples: int = 50, *,
     check_int(fn, "n_samples", n_samples, minimum=2)
     if chunk_size is not None:
         check_int(fn, "chunk_size", chunk_size, minimum=1)
+    step = n_samples if chunk_size is None else chunk_size
+    outs = []
+    with mc_dropout_mode(model), torch.no_grad():
+        for start in range(0, n_samples, step):
+            t = min(step, n_samples - start)
+            batch = x.unsqueeze(0).expand(t, *x.shape).reshape(t * x.shape[0], *x.shape[1:])
+            out = model(batch)
+            outs.append(out.reshape(t, x.shape[0], *out.shape[1:]))
+    samples = torch.cat(outs)
+    return samples.mean(0), samples.var(0, correction=1)
+
+
+@contextmanager
+def mc_dropout_mode(model: nn.Module) -> Iterator[nn.Module]:
+    r"""Within the block, ``model`` is in evaluation mode except its dropout layers, which
+    sample (Monte Carlo dropout); every module's mode is restored on exit.
+
+    .. math::
+        f(x; m),\ m \sim \text{dropout masks},\ \text{other layers in eval mode}
+
+    Source: Gal & Ghahramani (2016).
+
+    Args:
+        model: the network.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+        >>> with mc_dropout_mode(net):
+        ...     net[1].training, net[0].training
+        (True, False)
+        >>> net[0].training
+        True
+    """
+    if not isinstance(model, nn.Module):
+        raise fail("mc_dropout_mode", "model", "an nn.Module", type(model).__name__, TypeError)
     modes = {m: m.training for m in model.modules()}
     gaussian = {m: m.mc for m in model.modules() if isinstance(m, GaussianDropout)}
     try:
@@ -210,18 +249,9 @@ def mc_predict(model: nn.Module, x: Tensor, n_samples: int = 50, *,
                 m.train(True)
             elif isinstance(m, GaussianDropout):
                 m.mc = True
-        step = n_samples if chunk_size is None else chunk_size
-        outs = []
-        with torch.no_grad():
-            for start in range(0, n_samples, step):
-                t = min(step, n_samples - start)
-                batch = x.unsqueeze(0).expand(t, *x.shape).reshape(t * x.shape[0], *x.shape[1:])
-                out = model(batch)
-                outs.append(out.reshape(t, x.shape[0], *out.shape[1:]))
-        samples = torch.cat(outs)
+        yield model
     finally:
         for m, mode in modes.items():
             m.training = mode
         for m, mc in gaussian.items():
             m.mc = mc
-    return samples.mean(0), samples.var(0, correction=1)

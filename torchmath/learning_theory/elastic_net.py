@@ -311,7 +311,8 @@ class ElasticNet(Estimator):
         fn = f"{type(self).__name__}.predict"
         check_floating(fn, "X", X)
         check_shape(fn, "X", X, (self.coef.shape[-1],))
-        return X.to(self.coef.dtype) @ self.coef.mT + self.intercept
+        coef = self.coef if self.coef.dim() == 1 else self.coef.mT
+        return X.to(self.coef.dtype) @ coef + self.intercept
 
     def forward(self, X: Tensor) -> Tensor:
         """Same as :meth:`predict` (differentiable in ``X``)."""
