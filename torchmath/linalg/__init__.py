@@ -14,6 +14,8 @@ from torchmath.linalg.eigen import (
     safe_eigh,
     safe_svd,
 )
+from torchmath.linalg.image import ImagePCAResult, image_pca
+from torchmath.linalg.pca import PCA
 from torchmath.linalg.products import (
     condition_number,
     gram_matrix,
@@ -30,19 +32,26 @@ from torchmath.linalg.projections import (
     projection_matrix,
 )
 from torchmath.linalg.qr import gram_schmidt, householder_qr
+from torchmath.linalg.regression import LinearRegression, RidgeCV, RidgeRegression
 from torchmath.linalg.scatter import ScatterMatrix
 from torchmath.linalg.svd import randomized_svd, svd_flip, truncated_svd
 
 __all__ = [
     "CholeskyJitterWarning",
     "EighResult",
+    "ImagePCAResult",
+    "LinearRegression",
     "LstsqResult",
+    "PCA",
+    "RidgeCV",
+    "RidgeRegression",
     "SVDResult",
     "ScatterMatrix",
     "condition_number",
     "gram_matrix",
     "gram_schmidt",
     "householder_qr",
+    "image_pca",
     "inner",
     "is_positive_definite",
     "lanczos_eigsh",

@@ -1,0 +1,130 @@
+"""Shared by the linalg estimators: stream batches into a ScatterMatrix and all-reduce it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from torchmath._batches import Batches, as_batches, row_chunks
+from torchmath._validation import check_finite, check_floating, check_ndim, fail
+from torchmath.distributed import all_reduce, should_sync, world_size
+from torchmath.linalg.scatter import ScatterMatrix
+
+__all__ = ["Stream", "accumulate", "batches_xy", "check_features"]
+
+_DTYPE_CODES = {torch.float16: 1, torch.bfloat16: 2, torch.float32: 3, torch.float64: 4}
+_CODE_DTYPES = {v: k for k, v in _DTYPE_CODES.items()}
+
+
+@dataclass
+class Stream:
+    """What one pass over the data found: the merged statistics and the layout."""
+
+    stats: ScatterMatrix
+    n_features: int
+    n_targets: int  # 0 without y
+    y_1d: bool
+
+
+def check_features(fn: str, name: str, X: Tensor, n_features: int | None) -> Tensor:
+    """A floating 2-d batch with the expected number of columns and finite entries."""
+    check_floating(fn, name, X)
+    check_ndim(fn, name, X, ndim=2)
+    if n_features is not None and X.shape[1] != n_features:
+        raise fail(fn, name, f"to have {n_features} features (columns)",
+                   f"shape {tuple(X.shape)}")
+    return check_finite(fn, name, X)
+
+
+def batches_xy(data: Any, y: Tensor | None, *, fn: str, need_y: bool
+               ) -> tuple[Batches, Iterator[tuple[Tensor, Tensor | None]]]:
+    """Normalize ``fit(data, y)``; yields ``(X, y or None)`` per batch, validated."""
+    batches = as_batches(data, fn=fn, y=y)
+
+    def gen():
+        for batch in batches:
+            X = batch[0]
+            yb = batch[1] if len(batch) > 1 else None
+            if need_y and yb is None:
+                raise fail(fn, "y", "targets: pass fit(X, y) or batches of (X, y)",
+                           "batches without targets")
+            if yb is not None and need_y:
+                if not yb.is_floating_point():
+                    yb = yb.to(X.dtype if X.is_floating_point() else torch.get_default_dtype())
+                if yb.dim() not in (1, 2):
+                    raise fail(fn, "y", "of shape (n,) or (n, n_targets)", tuple(yb.shape))
+                if yb.shape[0] != X.shape[0]:
+                    raise ValueError(f"{fn}: expected 'X' and 'y' to have the same size along "
+                                     f"dim 0, got 'X' {X.shape[0]} and 'y' {yb.shape[0]}")
+                check_finite(fn, "y", yb)
+            yield X, (yb if need_y else None)
+
+    return batches, gen()
+
+
+def _exchange_layout(cols: int, n_targets: int, y_1d: bool, dtype: torch.dtype | None,
+                     device: torch.device, sync, process_group) -> tuple[int, int, bool, Any]:
+    # Ranks that saw no data learn the layout (and dtype) from the others: one small
+    # max-reduction that every rank makes, so the collectives always match.
+    code = _DTYPE_CODES.get(dtype, 0) if dtype is not None else 0
+    meta = torch.tensor([cols, n_targets, int(y_1d), code], dtype=torch.float64,
+                        device=device)
+    (meta,) = all_reduce([meta], "max", sync=sync, process_group=process_group)
+    cols, n_targets, y_flag, code = (int(v) for v in meta.tolist())
+    return cols, n_targets, bool(y_flag), _CODE_DTYPES.get(code)
+
+
+def accumulate(data: Any, y: Tensor | None = None, *, fn: str, need_y: bool,
+               device: torch.device, sync: bool | None = None, process_group=None,
+               n_features: int | None = None,
+               n_targets: int | None = None) -> Stream:
+    """Stream ``data`` (``X`` or ``(X, y)`` batches) into the count/mean/scatter of the
+    columns ``[X, y]``, all-reduced across processes when a group exists.
+
+    Large batches are split into row chunks so the centred copy stays small. A rank with
+    no rows (an empty tensor or an empty iterable) takes part with zeros. Raises when no
+    process saw any row.
+    """
+    _, stream = batches_xy(data, y, fn=fn, need_y=need_y)
+    stats: ScatterMatrix | None = None
+    y_1d = False
+    cols = None if n_features is None else n_features + (n_targets or 0)
+    for X, yb in stream:
+        check_features(fn, "X", X, n_features)
+        if n_features is None:
+            n_features = X.shape[1]
+        if yb is not None:
+            y_1d = yb.dim() == 1
+            Y = (yb.unsqueeze(1) if yb.dim() == 1 else yb).to(X.dtype)
+            if n_targets is None:
+                n_targets = Y.shape[1]
+            elif Y.shape[1] != n_targets:
+                raise fail(fn, "y", f"{n_targets} target column(s) in every batch",
+                           f"shape {tuple(yb.shape)}")
+            Z = torch.cat([X, Y], 1)
+        else:
+            Z = X
+        if stats is None:
+            stats = ScatterMatrix(Z.shape[1])
+        cols = Z.shape[1]
+        chunk = row_chunks(Z.shape[0], Z.shape[1] * Z.element_size())
+        for start in range(0, max(Z.shape[0], 1), chunk):
+            stats.update(Z[start:start + chunk])
+    n_targets = n_targets or 0
+    if should_sync(sync, process_group) and world_size(process_group) > 1:
+        dtype = stats.mean.dtype if stats is not None and stats.mean is not None else None
+        cols_all, n_targets, y_1d, dtype = _exchange_layout(
+            cols or 0, n_targets, y_1d, dtype, device, sync, process_group)
+        if cols_all == 0:
+            raise fail(fn, "data", "at least one row on some process", "no rows on any")
+        if stats is None:
+            stats = ScatterMatrix(cols_all, dtype=dtype, device=device)
+        n_features = cols_all - n_targets
+        stats.all_reduce(sync=sync, process_group=process_group)
+    if stats is None or stats.n_rows == 0:
+        raise fail(fn, "data", "at least one row", "an empty dataset")
+    return Stream(stats, n_features, n_targets, y_1d)
