@@ -28,9 +28,9 @@ def resolve_form(fn: str, prefix: str, probs: Tensor | None, logits: Tensor | No
         return log_p.exp(), log_p
     if name.endswith("log_probs"):
         p = value.exp()
-        check_simplex(fn, name + " (exponentiated)", p, dim)
+        check_simplex(fn, name + " (exponentiated)", p.detach(), dim)
         return p, value
-    check_simplex(fn, name, value, dim)
+    check_simplex(fn, name, value.detach(), dim)
     return value, safe_log(value)
 
 
@@ -63,22 +63,25 @@ def log_base(fn: str, base: float | None) -> float:
     return math.log(base)
 
 
-def nearest_kth(fn: str, x: Tensor, k: int, *, p: float = 2.0, chunk: int = 2048) -> Tensor:
-    """Distance from each row of ``x`` (``(..., n, d)``) to its ``k``-th nearest other row.
+def nearest_kth(fn: str, x: Tensor, k: int, *, chunk: int = 2048) -> Tensor:
+    """Euclidean distance from each row of ``x`` (``(..., n, d)``) to its ``k``-th nearest
+    other row.
 
-    Distances come from ``torch.cdist`` in row chunks (the point itself excluded), so the
-    temporary stays ``chunk x n``; differentiable through ``cdist``.
+    The neighbour is found from ``torch.cdist`` in row chunks without gradients (the
+    point itself excluded; the temporary stays ``chunk x n``), then its distance is
+    recomputed as ``||x_i - x_j||`` so it is twice differentiable in ``x``.
     """
     n = x.shape[-2]
     if k >= n:
         raise fail(fn, "k", f"to be smaller than the number of samples ({n})", k)
-    out = []
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        d = torch.cdist(x[..., start:stop, :], x, p=p)
-        rows = torch.arange(start, stop, device=x.device)
-        self_mask = torch.zeros(stop - start, n, dtype=torch.bool, device=x.device)
-        self_mask[rows - start, rows] = True
-        d = d.masked_fill(self_mask, math.inf)
-        out.append(d.topk(k, dim=-1, largest=False).values[..., -1])
-    return torch.cat(out, dim=-1)
+    idx = []
+    with torch.no_grad():
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            d = torch.cdist(x[..., start:stop, :], x)
+            rows = torch.arange(start, stop, device=x.device)
+            d[..., rows - start, rows] = math.inf
+            idx.append(d.topk(k, dim=-1, largest=False).indices[..., -1])
+    j = torch.cat(idx, dim=-1)
+    neighbour = x.gather(-2, j.unsqueeze(-1).expand(*j.shape, x.shape[-1]))
+    return (x - neighbour).norm(dim=-1)

@@ -437,8 +437,10 @@ def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, *,
     which is minimized by alternating
     :math:`\phi_{ab} \propto \pi_a\, \psi_{ab} e^{-KL(f_a\|g_b)}` (normalized over
     :math:`b`) and :math:`\psi_{ab} \propto \omega_b\, \phi_{ab}` (normalized over
-    :math:`a`), from :math:`\phi = \psi = \pi\omega^\top`. Each step lowers the bound; at
-    the start it is the convexity (matched-pair) bound. Equal to the exact KL when both
+    :math:`a`), from :math:`\phi = \psi = \pi\omega^\top`; each step lowers the bound.
+    When the mixtures have as many components, the result is also capped by the
+    matched-pair (convexity) bound :math:`KL(\pi\|\omega) + \sum_a \pi_a KL(f_a\|g_a)`,
+    another feasible choice of the weights. Equal to the exact KL when both
     mixtures have one component. All component pairs' KLs are computed in one batched
     :func:`gaussian_kl`; the iterations run in log space.
 
@@ -492,4 +494,10 @@ def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, *,
         log_phi = log_pi + (log_psi - D).log_softmax(-1)
         log_psi = log_w + log_phi.log_softmax(-2)
     phi = log_phi.exp()
-    return (phi * (log_phi - log_psi + D)).sum((-2, -1))
+    bound = (phi * (log_phi - log_psi + D)).sum((-2, -1))
+    if D.shape[-1] == D.shape[-2]:
+        # The matched-pair (convexity) bound is another feasible (phi, psi): keep the lower.
+        pi, w = log_pi.squeeze(-1), log_w.squeeze(-2)
+        matched = (pi.exp() * (pi - w + D.diagonal(dim1=-2, dim2=-1))).sum(-1)
+        bound = torch.minimum(bound, matched)
+    return bound

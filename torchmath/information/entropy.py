@@ -121,8 +121,8 @@ def _check_joint(fn: str, joint: Tensor, ndim: int) -> Tensor:
     check_floating(fn, "joint", joint)
     check_ndim(fn, "joint", joint, min_ndim=ndim)
     if validating():
-        check_nonnegative_tensor(fn, "joint", joint)
-        total = joint.sum(tuple(range(-ndim, 0)))
+        check_nonnegative_tensor(fn, "joint", joint.detach())
+        total = joint.detach().sum(tuple(range(-ndim, 0)))
         atol = 1e-6 if joint.dtype == torch.float64 else 1e-4
         worst = float((total - 1).abs().max()) if total.numel() else 0.0
         if worst > atol:
