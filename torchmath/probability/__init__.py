@@ -6,6 +6,7 @@ conjugate Bayesian estimation, Naive Bayes, Gaussian mixtures, Bayesian linear r
 
 from torchmath.linalg import safe_cholesky
 from torchmath.probability.bayes import bayes_posterior, conditional, marginal
+from torchmath.probability.bayesian_regression import BayesianLinearRegression
 from torchmath.probability.conjugate import (
     ConjugatePosterior,
     beta_bernoulli,
@@ -27,9 +28,20 @@ from torchmath.probability.estimation import (
     mle_normal,
     mle_poisson,
 )
+from torchmath.probability.mixture import GaussianMixture
 from torchmath.probability.moments import RunningMoments, corr, cov, mean, var
+from torchmath.probability.naive_bayes import (
+    BernoulliNaiveBayes,
+    GaussianNaiveBayes,
+    MultinomialNaiveBayes,
+)
 
 __all__ = [
+    "BayesianLinearRegression",
+    "BernoulliNaiveBayes",
+    "GaussianMixture",
+    "GaussianNaiveBayes",
+    "MultinomialNaiveBayes",
     "MLEResult",
     "MVNMLE",
     "ConjugatePosterior",

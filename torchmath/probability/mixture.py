@@ -1,0 +1,503 @@
+"""Gaussian mixtures fitted by EM, batched over components and restarts, from batches."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from torchmath._batches import as_batches, row_chunks
+from torchmath._estimator import Estimator
+from torchmath._validation import (
+    check_choice,
+    check_finite,
+    check_floating,
+    check_int,
+    check_min_rows,
+    check_ndim,
+    check_positive,
+    check_shape,
+    fail,
+)
+from torchmath.distributed import all_gather_rows, all_reduce_sum
+from torchmath.probability._sync import agree
+
+__all__ = ["GaussianMixture"]
+
+_LOG_2PI = math.log(2 * math.pi)
+_CHUNK_BYTES = 4 * 2**20
+_TYPES = ("full", "diag", "spherical", "tied")
+
+
+def _full_cov(cov: Tensor, ctype: str, K: int, d: int) -> Tensor:
+    """Covariances of any type as ``(..., K, d, d)`` matrices."""
+    eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
+    if ctype == "full":
+        return cov
+    if ctype == "diag":
+        return torch.diag_embed(cov)
+    if ctype == "spherical":
+        return cov[..., None, None] * eye
+    return cov.unsqueeze(-3).expand(*cov.shape[:-2], K, d, d)
+
+
+def _features(X: Tensor, ctype: str) -> Tensor:
+    """``F = [q(x), x, 1]``: every E-step logit and M-step moment is linear in ``F``.
+
+    ``q(x)`` holds the upper-triangular products :math:`x_j x_l` (full, tied), the
+    squares :math:`x_j^2` (diag) or :math:`|x|^2` (spherical). So the E-step
+    is the single matrix product ``F @ A`` over all components and restarts, and the
+    M-step's moments are the single product ``F.T @ resp``.
+    """
+    c, d = X.shape
+    if ctype in ("full", "tied"):
+        F = X.new_empty(c, d * (d + 1) // 2 + d + 1)
+        o = 0
+        for a in range(d):  # row a of the upper triangle (slices: much faster than a gather)
+            torch.mul(X[:, a:a + 1], X[:, a:], out=F[:, o:o + d - a])
+            o += d - a
+    else:
+        F = X.new_empty(c, (d if ctype == "diag" else 1) + d + 1)
+        o = F.shape[1] - d - 1
+        if ctype == "diag":
+            torch.square(X, out=F[:, :d])
+        else:
+            torch.linalg.vecdot(X, X, out=F[:, 0])
+    F[:, o:o + d] = X
+    F[:, -1] = 1
+    return F
+
+
+class _Params:
+    """Mixture parameters of ``R`` restarts in lockstep (in a shifted frame), and the
+    coefficient matrix ``A`` with ``F @ A`` = the weighted component log-densities."""
+
+    def __init__(self, ctype: str, log_w: Tensor, means: Tensor, cov: Tensor):
+        self.ctype, self.log_w, self.means, self.cov = ctype, log_w, means, cov
+        R, K, d = means.shape
+        if ctype in ("full", "tied"):
+            L = torch.linalg.cholesky(cov)  # (R, K, d, d) or (R, d, d)
+            eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
+            W = torch.linalg.solve_triangular(L, eye, upper=False)
+            P = W.mT @ W
+            half = -L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+            if ctype == "tied":
+                P = P.unsqueeze(1).expand(R, K, d, d)
+                half = half[:, None].expand(R, K)
+            i, j = torch.triu_indices(d, d, device=means.device)
+            a_q = P[..., i, j] * torch.where(i == j, 1.0, 2.0).to(P)
+            Pm = (P @ means.unsqueeze(-1)).squeeze(-1)
+        else:
+            prec = 1.0 / cov
+            if ctype == "diag":
+                half = -0.5 * cov.log().sum(-1)
+                a_q, Pm = prec, prec * means
+            else:
+                half = -0.5 * d * cov.log()
+                a_q, Pm = prec.unsqueeze(-1), prec.unsqueeze(-1) * means
+        c0 = (Pm * means).sum(-1)
+        const = log_w + half - 0.5 * d * _LOG_2PI
+        A = torch.cat([-0.5 * a_q, Pm, (const - 0.5 * c0).unsqueeze(-1)], -1)  # (R, K, F)
+        self.A = A.reshape(R * K, -1).T.contiguous()
+
+
+class GaussianMixture(Estimator):
+    r"""Gaussian mixture model fitted by expectation-maximization.
+
+    .. math::
+        p(x) = \sum_{k=1}^K \pi_k\, \mathcal N(x \mid \mu_k, \Sigma_k), \qquad
+        r_{ik} = \frac{\pi_k \mathcal N(x_i\mid\mu_k,\Sigma_k)}{p(x_i)}, \quad
+        \mu_k = \frac{\sum_i r_{ik} x_i}{\sum_i r_{ik}}, \quad
+        \Sigma_k = \frac{\sum_i r_{ik}(x_i-\mu_k)(x_i-\mu_k)^\top}{\sum_i r_{ik}}
+        + \epsilon I
+
+    Every E- and M-step runs over all components and all ``n_init`` restarts at once, as
+    batched matrix products over cache-sized blocks of rows (no Python loop over
+    components). Each EM iteration is one pass over ``data`` (a tensor or any re-iterable
+    of batches) that accumulates the responsibilities' moments, centred at the previous
+    means for accuracy; under ``torch.distributed`` these sufficient statistics are
+    all-reduced, so every rank follows the whole-data trajectory. The initialization
+    draws a bounded uniform sample (``init_size`` rows, by random keys merged across
+    batches and ranks), places centres by k-means++ (or assigns random
+    responsibilities), and takes one M-step on the sample. As in scikit-learn,
+    ``10 * eps`` is added to every component's mass, so a component that loses all its
+    points keeps a finite mean and ``reg_covar`` covariance and the fit goes on.
+
+    Args:
+        n_components: number of components ``K``.
+        covariance_type: ``"full"``, ``"diag"``, ``"spherical"`` or ``"tied"``.
+        init: ``"kmeans++"`` or ``"random"``.
+        n_init: restarts, run together; the one with the best final bound is kept.
+        max_iter, tol: EM iteration limit; stop when the mean log-likelihood changes
+            less than ``tol``.
+        reg_covar: added to the diagonal of every covariance.
+        seed: seed of the initialization's generator.
+        init_size: rows in the initialization sample.
+        weights_init, means_init, precisions_init: fixed starting parameters (as in
+            scikit-learn; ``precisions_init`` follows ``covariance_type``'s shape).
+
+    Shape:
+        ``X``: ``(n, d)`` to fit, ``(..., d)`` for scores; ``weights`` ``(K,)``; ``means``
+        ``(K, d)``; ``covariances`` ``(K, d, d)``, ``(K, d)``, ``(K,)`` or ``(d, d)``.
+
+    Raises:
+        ValueError: bad options, fewer samples than components, non-finite data.
+        NotFittedError: use before ``fit``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> X = torch.cat([torch.randn(50, 2, generator=g) - 4,
+        ...                torch.randn(50, 2, generator=g) + 4]).double()
+        >>> gm = GaussianMixture(2, seed=0).fit(X)
+        >>> sorted(gm.means[:, 0].round().tolist())
+        [-4.0, 4.0]
+
+    Source: Dempster, Laird and Rubin (1977); Bishop (2006), sec. 9.2; k-means++ by
+    Arthur and Vassilvitskii (2007).
+    """
+
+    def __init__(self, n_components: int, covariance_type: str = "full", init: str = "kmeans++",
+                 n_init: int = 1, max_iter: int = 100, tol: float = 1e-3,
+                 reg_covar: float = 1e-6, *, seed: int = 0, init_size: int = 100_000,
+                 weights_init: Tensor | None = None, means_init: Tensor | None = None,
+                 precisions_init: Tensor | None = None):
+        super().__init__()
+        fn = "GaussianMixture"
+        self.n_components = check_int(fn, "n_components", n_components, minimum=1)
+        self.covariance_type = check_choice(fn, "covariance_type", covariance_type, _TYPES)
+        self.init = check_choice(fn, "init", init, ("kmeans++", "random"))
+        self.n_init = check_int(fn, "n_init", n_init, minimum=1)
+        self.max_iter = check_int(fn, "max_iter", max_iter, minimum=1)
+        self.tol = check_positive(fn, "tol", tol, strict=False)
+        self.reg_covar = check_positive(fn, "reg_covar", reg_covar, strict=False)
+        self.seed = seed
+        self.init_size = check_int(fn, "init_size", init_size, minimum=1)
+        self.weights_init, self.means_init = weights_init, means_init
+        self.precisions_init = precisions_init
+        for name in ("weights", "means", "covariances", "converged", "n_iter", "lower_bound",
+                     "lower_bounds"):
+            self.register_buffer(name, torch.empty(0))
+
+    # -- initialization --------------------------------------------------------------
+    def _sample(self, batches) -> tuple[Tensor | None, Tensor | None, int]:
+        """A uniform sample of ``init_size`` rows, and the number of rows seen.
+
+        Each row gets a pseudo-random key computed from its own values and the seed
+        (a hash, not a draw), and the rows with the smallest keys are kept, merged over
+        batches and ranks. The sample is therefore the same set however the data are
+        split into batches or shards, which keeps distributed fits equal to one-process
+        fits.
+        """
+        rows = keys = None
+        n = 0
+        for (X,) in batches:
+            n += X.shape[0]
+            k = self._keys(X)
+            rows = X if rows is None else torch.cat([rows, X])
+            keys = k if keys is None else torch.cat([keys, k])
+            if rows.shape[0] > self.init_size:
+                keys, idx = torch.topk(keys, self.init_size, largest=False)
+                rows = rows[idx]
+        return rows, keys, n
+
+    def _keys(self, X: Tensor) -> Tensor:
+        d = X.shape[1]
+        v = torch.arange(1, d + 1, dtype=torch.float64, device=X.device).sqrt() * 0.7548776662
+        t = X.double() @ v + 0.5698402909 * (self.seed + 1)
+        return torch.frac(torch.sin(t) * 43758.5453123).abs()
+
+    def _initial_params(self, S: Tensor, R: int, g: torch.Generator, shift: Tensor
+                        ) -> _Params:
+        K, (m, d) = self.n_components, S.shape
+        if self.means_init is not None or self.weights_init is not None or \
+                self.precisions_init is not None:
+            return self._given_params(S, R, shift)
+        if self.init == "random":
+            resp = torch.rand(R, m, K, generator=g, dtype=torch.float64).to(S)
+            resp = resp / resp.sum(-1, keepdim=True)
+        else:
+            resp = self._kmeanspp_resp(S, R, g)
+        F = _features(S, self.covariance_type)
+        return self._m_step(self._moments(F, resp.permute(1, 0, 2).reshape(m, R * K), R, K,
+                                          d), float(m))
+
+    def _kmeanspp_resp(self, S: Tensor, R: int, g: torch.Generator) -> Tensor:
+        """k-means++ centres on the sample (batched over restarts); hard responsibilities."""
+        K, m = self.n_components, S.shape[0]
+        trials = 2 + int(math.log(K))
+        sq = S.square().sum(-1)
+        first = torch.randint(m, (R,), generator=g).to(S.device)
+        centres = [S[first]]  # K sequential choices; each is batched over restarts
+        closest = (sq - 2 * S[first] @ S.T + sq[first][:, None]).clamp_min(0)  # (R, m)
+        for _ in range(1, K):
+            p = closest + torch.finfo(S.dtype).tiny
+            cand = torch.multinomial((p / p.sum(-1, keepdim=True)).cpu().double(), trials,
+                                     replacement=True, generator=g).to(S.device)  # (R, t)
+            cs = S[cand]  # (R, t, d)
+            dist = (sq + cs.square().sum(-1, keepdim=True) - 2 * cs @ S.T).clamp_min(0)
+            new = torch.minimum(closest.unsqueeze(1), dist)  # (R, t, m)
+            best = new.sum(-1).argmin(-1)
+            ar = torch.arange(R, device=S.device)
+            closest = new[ar, best]
+            centres.append(cs[ar, best])
+        C = torch.stack(centres, 1)  # (R, K, d)
+        d2 = sq + C.square().sum(-1, keepdim=True) - 2 * C @ S.T  # (R, K, m)
+        return torch.nn.functional.one_hot(d2.argmin(1), K).to(S.dtype)  # (R, m, K)
+
+    def _given_params(self, S: Tensor, R: int, shift: Tensor) -> _Params:
+        fn, K, d = "GaussianMixture.fit", self.n_components, S.shape[1]
+        like = dict(dtype=S.dtype, device=S.device)
+        w = torch.full((K,), 1.0 / K, **like) if self.weights_init is None else \
+            self.weights_init.to(**like)
+        check_shape(fn, "weights_init", w, (K,))
+        if self.means_init is None:
+            raise fail(fn, "means_init", "to be given with weights_init/precisions_init",
+                       None)
+        mu = self.means_init.to(**like)
+        check_shape(fn, "means_init", mu, (K, d))
+        mu = mu - shift
+        if self.precisions_init is None:
+            cov = {"full": torch.eye(d, **like).expand(K, d, d), "diag": torch.ones(K, d, **like),
+                   "spherical": torch.ones(K, **like), "tied": torch.eye(d, **like)}[
+                self.covariance_type]
+        else:
+            P = self.precisions_init.to(**like)
+            cov = torch.linalg.inv(P) if self.covariance_type in ("full", "tied") else 1.0 / P
+        rep = lambda t: t.unsqueeze(0).expand(R, *t.shape).contiguous()  # noqa: E731
+        return _Params(self.covariance_type, rep(w.log()), rep(mu), rep(cov))
+
+    # -- EM --------------------------------------------------------------------------
+    def _moments(self, F: Tensor, resp: Tensor, R: int, K: int, d: int) -> dict[str, Tensor]:
+        """``F.T @ resp`` split into the masses, first and second moments, per (r, k)."""
+        M = (F.T @ resp).T.reshape(R, K, -1)
+        nq = M.shape[-1] - d - 1
+        return {"N": M[..., -1], "Sx": M[..., nq:nq + d], "Q": M[..., :nq]}
+
+    def _m_step(self, st: dict[str, Tensor], n: float) -> _Params:
+        N = st["N"] + 10 * torch.finfo(st["N"].dtype).eps  # scikit-learn's guard
+        mu = st["Sx"] / N.unsqueeze(-1)
+        ctype = self.covariance_type
+        R, K, d = mu.shape
+        eye = torch.eye(d, dtype=N.dtype, device=N.device)
+        if ctype in ("full", "tied"):
+            i, j = torch.triu_indices(d, d, device=N.device)
+            S = st["Q"].new_zeros(R, K, d, d)
+            S[..., i, j] = st["Q"]
+            S[..., j, i] = st["Q"]
+            cross = mu.unsqueeze(-1) * st["Sx"].unsqueeze(-2)
+            # sum_i r_i (x_i - mu)(x_i - mu)^T = S - mu Sx^T - Sx mu^T + N mu mu^T
+            scat = S - cross - cross.mT + st["N"][..., None, None] * \
+                (mu.unsqueeze(-1) * mu.unsqueeze(-2))
+            if ctype == "full":
+                cov = scat / N[..., None, None] + self.reg_covar * eye
+            else:
+                cov = scat.sum(1) / n + self.reg_covar * eye
+        elif ctype == "diag":
+            scat = st["Q"] - 2 * (mu * st["Sx"]) + st["N"].unsqueeze(-1) * mu.square()
+            cov = scat / N.unsqueeze(-1) + self.reg_covar
+        else:
+            scat = st["Q"][..., 0] - 2 * (mu * st["Sx"]).sum(-1) + st["N"] * mu.square().sum(-1)
+            cov = scat / (N * d) + self.reg_covar
+        log_w = N.log() - N.sum(-1, keepdim=True).log()
+        return _Params(ctype, log_w, mu, cov)
+
+    def _em_pass(self, batches, params: _Params, shift: Tensor, sync
+                 ) -> tuple[dict[str, Tensor], Tensor]:
+        """One pass: E-step and the M-step's sufficient statistics, all-reduced."""
+        R, K, d = params.means.shape
+        M = None
+        ll = params.means.new_zeros(R)
+        width = params.A.shape[0]
+        for (X,) in batches:
+            X = X.to(shift.dtype)
+            step = row_chunks(X.shape[0], (2 * width + 3 * R * K) * X.element_size(),
+                              _CHUNK_BYTES)
+            for s in range(0, X.shape[0], step):
+                F = _features(X[s:s + step] - shift, self.covariance_type)
+                logp = (F @ params.A).reshape(-1, R, K)
+                lse = torch.logsumexp(logp, -1)  # (c, R)
+                ll += lse.sum(0)
+                resp = (logp - lse.unsqueeze(-1)).exp_().reshape(-1, R * K)
+                part = F.T @ resp
+                M = part if M is None else M.add_(part)
+        if M is None:  # an empty shard takes part with zeros
+            M = params.means.new_zeros(width, R * K)
+        M, ll = all_reduce_sum(M, ll, sync=sync)
+        M = M.T.reshape(R, K, width)
+        nq = width - d - 1
+        return {"N": M[..., -1], "Sx": M[..., nq:nq + d], "Q": M[..., :nq]}, ll
+
+    def _check_batches(self, fn: str, data: Any):
+        d = None
+        for batch in as_batches(data, fn=fn):
+            X = batch[0]
+            check_floating(fn, "X", X)
+            check_ndim(fn, "X", X, ndim=2)
+            if d is not None:
+                check_shape(fn, "X", X, (d,))
+            d = X.shape[1]
+            check_finite(fn, "X", X)
+            yield (X.detach(),)
+
+    def fit(self, data: Any, y: Any = None, *, sync: bool | None = None) -> GaussianMixture:
+        """Fit by EM from a tensor ``(n, d)`` or an iterable of batches; returns self."""
+        fn = "GaussianMixture.fit"
+        batches = as_batches(data, fn=fn)
+        if not batches.reiterable:
+            raise fail(fn, "data", "a re-iterable (a tensor, list or DataLoader): EM reads "
+                       "the data once per iteration", "a one-shot iterator", TypeError)
+        g = torch.Generator().manual_seed(self.seed)
+        rows, keys, n_local = self._sample(self._check_batches(fn, data))
+        (d,), dtype = agree([0 if rows is None else rows.shape[1]],
+                            None if rows is None else rows.dtype, sync=sync)
+        device = self.weights.device if rows is None else rows.device
+        if rows is None:
+            rows = torch.zeros(0, d, dtype=dtype, device=device)
+            keys = torch.zeros(0, dtype=torch.float64, device=device)
+        rows = rows.to(dtype)
+        n_rows = int(all_reduce_sum(torch.tensor([float(n_local)], dtype=torch.float64),
+                                    sync=sync))
+        check_min_rows(fn, "data", n_rows, max(self.n_components, 2))
+        # the shared initialization sample: the smallest keys over all ranks, in key order
+        rows = all_gather_rows(rows, sync=sync)
+        keys = all_gather_rows(keys.to(rows.device), sync=sync)
+        keys, idx = torch.sort(keys)
+        rows = rows[idx[: self.init_size]]
+        R = self.n_init
+        shift = rows.mean(0)  # a frame centred on the data keeps the moments accurate
+        params = self._initial_params(rows - shift, R, g, shift)
+        stream = as_batches(data, fn=fn)
+        lower = torch.full((R,), -math.inf, dtype=torch.float64)
+        converged = torch.zeros(R, dtype=torch.bool)
+        n_iter = torch.zeros(R, dtype=torch.long)
+        history = []
+        best_params = params
+        for it in range(1, self.max_iter + 1):
+            st, ll = self._em_pass(stream, params, shift, sync)
+            new = self._m_step(st, float(n_rows))
+            bound = (ll / n_rows).double().cpu()
+            active = ~converged
+            change = (bound - lower).abs()
+            lower = torch.where(active, bound, lower)
+            n_iter = torch.where(active, torch.full_like(n_iter, it), n_iter)
+            history.append(lower.clone())
+            params = self._select(active, new, params)
+            converged = converged | (active & (change < self.tol))
+            best_params = params
+            if bool(converged.all()):
+                break
+        best = int(torch.argmax(lower))
+        self._store(best_params, best, converged, n_iter, lower, torch.stack(history), shift)
+        if not bool(converged[best]):
+            warnings.warn("GaussianMixture.fit: the best restart did not converge within "
+                          f"max_iter={self.max_iter}; raise max_iter or tol",
+                          RuntimeWarning, stacklevel=2)
+        return self
+
+    @staticmethod
+    def _select(active: Tensor, new: _Params, old: _Params) -> _Params:
+        """Freeze the restarts that have converged (their parameters stop changing)."""
+        if bool(active.all()):
+            return new
+        a = active.to(new.means.device)
+        pick = lambda x, y: torch.where(a.reshape(-1, *[1] * (x.dim() - 1)), x, y)  # noqa
+        return _Params(new.ctype, pick(new.log_w, old.log_w), pick(new.means, old.means),
+                       pick(new.cov, old.cov))
+
+    def _store(self, params: _Params, best: int, converged, n_iter, lower, history,
+               shift: Tensor) -> None:
+        self.weights = params.log_w[best].exp()
+        self.means = params.means[best] + shift
+        self.covariances = params.cov[best]
+        self.converged = converged[best].to(self.means.device)
+        self.n_iter = n_iter[best].to(self.means.device)
+        self.lower_bound = lower[best].to(self.means)
+        self.lower_bounds = history[: int(n_iter[best]), best].to(self.means)
+        self._mark_fitted()
+
+    # -- the fitted model ------------------------------------------------------------
+    def _component_log_prob(self, X: Tensor) -> Tensor:
+        """``log pi_k + log N(x | mu_k, Sigma_k)``, ``(..., K)``, differentiable."""
+        fn = "GaussianMixture"
+        check_floating(fn, "X", X)
+        d = self.means.shape[-1]
+        check_shape(fn, "X", X, (d,))
+        X = X.to(self.means.dtype)
+        K = self.n_components
+        cov = _full_cov(self.covariances, self.covariance_type, K, d)
+        L = torch.linalg.cholesky(cov)
+        diff = X.unsqueeze(-2) - self.means  # (..., K, d)
+        flat = diff.reshape(-1, K, d).permute(1, 2, 0)  # (K, d, m)
+        z = torch.linalg.solve_triangular(L, flat, upper=False)
+        maha = z.square().sum(-2).T.reshape(*X.shape[:-1], K)
+        half_log_det = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        return self.weights.log() - half_log_det - 0.5 * (d * _LOG_2PI + maha)
+
+    def score_samples(self, X: Tensor) -> Tensor:
+        r"""Per-sample log-likelihood :math:`\log p(x)`, ``(...)``; differentiable in ``X``
+        and in the parameters (so it can serve as a density loss)."""
+        self._check_fitted("score_samples")
+        return torch.logsumexp(self._component_log_prob(X), -1)
+
+    def forward(self, X: Tensor) -> Tensor:
+        """Per-sample log-likelihood (as :meth:`score_samples`)."""
+        return self.score_samples(X)
+
+    def score(self, X: Tensor) -> Tensor:
+        """Mean per-sample log-likelihood."""
+        return self.score_samples(X).mean()
+
+    def predict_proba(self, X: Tensor) -> Tensor:
+        """Responsibilities :math:`p(k \\mid x)`, ``(..., K)``."""
+        self._check_fitted("predict_proba")
+        return torch.softmax(self._component_log_prob(X), -1)
+
+    def predict(self, X: Tensor) -> Tensor:
+        """The most probable component, ``(...)``."""
+        self._check_fitted("predict")
+        return self._component_log_prob(X).argmax(-1)
+
+    def n_parameters(self) -> int:
+        """Free parameters: weights, means and covariances (as scikit-learn counts them)."""
+        self._check_fitted("n_parameters")
+        K, d = self.means.shape
+        cov = {"full": K * d * (d + 1) // 2, "diag": K * d, "spherical": K,
+               "tied": d * (d + 1) // 2}[self.covariance_type]
+        return cov + K * d + K - 1
+
+    def bic(self, X: Tensor) -> Tensor:
+        r"""Bayesian information criterion :math:`-2\log L + p\log n` (lower is better)."""
+        n = X.reshape(-1, X.shape[-1]).shape[0]
+        return -2 * self.score(X) * n + self.n_parameters() * math.log(n)
+
+    def aic(self, X: Tensor) -> Tensor:
+        r"""Akaike information criterion :math:`-2\log L + 2p` (lower is better)."""
+        n = X.reshape(-1, X.shape[-1]).shape[0]
+        return -2 * self.score(X) * n + 2 * self.n_parameters()
+
+    def to_distribution(self) -> torch.distributions.MixtureSameFamily:
+        """The fitted mixture as ``torch.distributions.MixtureSameFamily``."""
+        self._check_fitted("to_distribution")
+        K, d = self.means.shape
+        cov = _full_cov(self.covariances, self.covariance_type, K, d)
+        return torch.distributions.MixtureSameFamily(
+            torch.distributions.Categorical(probs=self.weights),
+            torch.distributions.MultivariateNormal(self.means, covariance_matrix=cov))
+
+    def sample(self, n: int, generator: torch.Generator | None = None
+               ) -> tuple[Tensor, Tensor]:
+        """``n`` draws ``(n, d)`` and their component labels ``(n,)`` (reparameterized in
+        the means and covariances given the labels)."""
+        self._check_fitted("sample")
+        check_int("GaussianMixture.sample", "n", n, minimum=1)
+        K, d = self.means.shape
+        labels = torch.multinomial(self.weights.detach().cpu(), n, replacement=True,
+                                   generator=generator).to(self.means.device)
+        L = torch.linalg.cholesky(_full_cov(self.covariances, self.covariance_type, K, d))
+        eps = torch.randn(n, d, dtype=self.means.dtype, generator=generator).to(
+            self.means.device)
+        x = self.means[labels] + (L[labels] @ eps.unsqueeze(-1)).squeeze(-1)
+        return x, labels
