@@ -5,6 +5,7 @@ constrained optimization, batched differentiable LP and QP, logistic regression.
 Not built yet: see the README's feature table.
 """
 
+from torchmath.optim.logistic import LogisticRegression, logistic_loss
 from torchmath.optim.lp import ConvexResult, SolverStatus, solve_lp
 from torchmath.optim.qp import QPLayer, solve_qp
 from torchmath.optim.proximal import (
@@ -19,6 +20,8 @@ __all__: list[str] = [
     "ConvexResult",
     "SolverStatus",
     "solve_lp",
+    "LogisticRegression",
+    "logistic_loss",
     "QPLayer",
     "solve_qp",
     "prox_elastic_net",
