@@ -5,9 +5,27 @@ constrained optimization, batched differentiable LP and QP, logistic regression.
 Not built yet: see the README's feature table.
 """
 
-from torchmath.optim.logistic import LogisticRegression, logistic_loss
+from torchmath.optim.adam import Adam, adam_update
+from torchmath.optim.adaptive import AdaGrad, RMSProp, adagrad_update, rmsprop_update
+from torchmath.optim.calculus import (
+    ConvexityCheck,
+    GradientCheck,
+    check_gradient,
+    gradient,
+    hessian,
+    hvp,
+    is_convex,
+    jacobian,
+    lipschitz_constant,
+)
 from torchmath.optim.lp import ConvexResult, SolverStatus, solve_lp
-from torchmath.optim.qp import QPLayer, solve_qp
+from torchmath.optim.newton import Newton, conjugate_gradient
+from torchmath.optim.projections import (
+    project_box,
+    project_l1_ball,
+    project_l2_ball,
+    project_simplex,
+)
 from torchmath.optim.proximal import (
     prox_elastic_net,
     prox_l2,
@@ -15,13 +33,23 @@ from torchmath.optim.proximal import (
     prox_squared_l2,
     soft_threshold,
 )
+from torchmath.optim.proximal_gradient import (
+    ProjectedGradient,
+    ProximalGradient,
+    proximal_gradient_update,
+)
+from torchmath.optim.qp import QPLayer, solve_qp
+from torchmath.optim.sgd import (
+    GradientDescent,
+    Momentum,
+    gradient_descent_update,
+    momentum_update,
+)
 
 __all__: list[str] = [
     "ConvexResult",
     "SolverStatus",
     "solve_lp",
-    "LogisticRegression",
-    "logistic_loss",
     "QPLayer",
     "solve_qp",
     "prox_elastic_net",
@@ -29,4 +57,32 @@ __all__: list[str] = [
     "prox_nonneg",
     "prox_squared_l2",
     "soft_threshold",
+    "Adam",
+    "adam_update",
+    "AdaGrad",
+    "RMSProp",
+    "adagrad_update",
+    "rmsprop_update",
+    "ConvexityCheck",
+    "GradientCheck",
+    "check_gradient",
+    "gradient",
+    "hessian",
+    "hvp",
+    "is_convex",
+    "jacobian",
+    "lipschitz_constant",
+    "Newton",
+    "conjugate_gradient",
+    "project_box",
+    "project_l1_ball",
+    "project_l2_ball",
+    "project_simplex",
+    "ProjectedGradient",
+    "ProximalGradient",
+    "proximal_gradient_update",
+    "GradientDescent",
+    "Momentum",
+    "gradient_descent_update",
+    "momentum_update",
 ]

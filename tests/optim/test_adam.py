@@ -1,0 +1,85 @@
+"""Adam (AMSGrad, AdamW) against torch.optim.Adam and torch.optim.AdamW."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.helpers import assert_close
+from tests.optim._trajectory import (
+    assert_resume_equals_uninterrupted,
+    assert_same_trajectory,
+    groups,
+)
+from torchmath.optim import Adam, adam_update
+
+
+@pytest.mark.parametrize("kw", [{}, {"amsgrad": True, "weight_decay": 0.01},
+                                {"betas": (0.8, 0.99), "eps": 1e-6, "maximize": True}])
+def test_adam_equals_torch_adam(kw):
+    assert_same_trajectory(lambda m, fe: Adam(m.parameters(), lr=0.01, foreach=fe, **kw),
+                           lambda m: torch.optim.Adam(m.parameters(), lr=0.01, **kw),
+                           foreach=(True, False))
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_decoupled_equals_adamw(amsgrad):
+    assert_same_trajectory(
+        lambda m, fe: Adam(m.parameters(), lr=0.01, weight_decay=0.1, amsgrad=amsgrad,
+                           decoupled_weight_decay=True, foreach=fe),
+        lambda m: torch.optim.AdamW(m.parameters(), lr=0.01, weight_decay=0.1,
+                                    amsgrad=amsgrad), foreach=(True, False))
+
+
+def test_param_groups_closure_and_scheduler():
+    sched = lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.02, total_steps=100)
+    assert_same_trajectory(lambda m: Adam(groups(m, (0.01, 0.003))),
+                           lambda m: torch.optim.Adam(groups(m, (0.01, 0.003))),
+                           scheduler=sched, closure_step=True)
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+def test_state_dict_resume(foreach):
+    assert_resume_equals_uninterrupted(
+        lambda m: Adam(m.parameters(), lr=0.01, amsgrad=True, foreach=foreach))
+
+
+def test_first_step_has_length_lr(dtype):
+    # m_1 / sqrt(v_1) = sign(g) after bias correction: every coordinate moves by lr
+    p = torch.tensor([1.0, -1.0, 2.0], dtype=dtype)
+    g = torch.tensor([3.0, -0.01, 100.0], dtype=dtype)
+    m, v = [torch.zeros(3, dtype=dtype)], [torch.zeros(3, dtype=dtype)]
+    adam_update([p], [g], m, v, None, [torch.tensor(0.0)], lr=0.1, eps=0.0)
+    assert_close(p, [0.9, -0.9, 1.9], dtype=dtype)
+
+
+def test_params_without_grad_are_skipped():
+    a = torch.zeros(2, requires_grad=True)
+    b = torch.ones(2, requires_grad=True)
+    opt = Adam([a, b], lr=0.1)
+    a.sum().backward()
+    opt.step()
+    assert torch.equal(b, torch.ones(2)) and len(opt.state[b]) == 0
+    assert_close(a, torch.full((2,), -0.1))
+
+
+def test_bad_hyperparameters():
+    p = [torch.zeros(2, requires_grad=True)]
+    with pytest.raises(ValueError, match="Invalid learning rate: -0.001"):
+        Adam(p, lr=-1e-3)
+    with pytest.raises(ValueError, match="Invalid beta parameter at index 0: 1.0"):
+        Adam(p, betas=(1.0, 0.999))
+    with pytest.raises(ValueError, match="Invalid beta parameter at index 1: -0.1"):
+        Adam(p, betas=(0.9, -0.1))
+    with pytest.raises(ValueError, match="Invalid epsilon value"):
+        Adam(p, eps=-1.0)
+    with pytest.raises(ValueError, match="Invalid weight_decay value"):
+        Adam(p, weight_decay=-1.0)
+
+
+def test_sparse_gradients_are_refused():
+    emb = torch.nn.Embedding(5, 2, sparse=True)
+    opt = Adam(emb.parameters())
+    emb(torch.tensor([1])).sum().backward()
+    with pytest.raises(RuntimeError, match="sparse"):
+        opt.step()
