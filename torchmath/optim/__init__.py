@@ -18,6 +18,7 @@ from torchmath.optim.calculus import (
     jacobian,
     lipschitz_constant,
 )
+from torchmath.optim.logistic import LogisticRegression, logistic_loss
 from torchmath.optim.lp import ConvexResult, SolverStatus, solve_lp
 from torchmath.optim.newton import Newton, conjugate_gradient
 from torchmath.optim.projections import (
@@ -50,6 +51,8 @@ __all__: list[str] = [
     "ConvexResult",
     "SolverStatus",
     "solve_lp",
+    "LogisticRegression",
+    "logistic_loss",
     "QPLayer",
     "solve_qp",
     "prox_elastic_net",
