@@ -188,7 +188,7 @@ class BayesianLinearRegression(Estimator):
         A = alpha * torch.eye(d, dtype=like.dtype, device=like.device) + beta * Sxx
         L = torch.linalg.cholesky(A)
         self.coef = beta * torch.cholesky_solve(Sxy[:, None], L)[:, 0]
-        self.posterior_cov = torch.cholesky_inverse(L)
+        self.posterior_cov = torch.cholesky_inverse(L).contiguous()
         self.intercept = (self.mean_xy[-1] - self.mean_xy[:-1] @ self.coef) if \
             self.fit_intercept else like.new_zeros(())
         self.alpha_, self.beta_ = alpha, beta

@@ -193,7 +193,8 @@ class GaussianMixture(Estimator):
         """
         rows = keys = None
         n = 0
-        for (X,) in batches:
+        for batch in batches:
+            X = batch[0]
             n += X.shape[0]
             k = self._keys(X)
             rows = X if rows is None else torch.cat([rows, X])
@@ -311,8 +312,8 @@ class GaussianMixture(Estimator):
         M = None
         ll = params.means.new_zeros(R)
         width = params.A.shape[0]
-        for (X,) in batches:
-            X = X.to(shift.dtype)
+        for batch in batches:
+            X = batch[0].to(shift.dtype)
             step = row_chunks(X.shape[0], (2 * width + 3 * R * K) * X.element_size(),
                               _CHUNK_BYTES)
             for s in range(0, X.shape[0], step):
@@ -411,7 +412,7 @@ class GaussianMixture(Estimator):
                shift: Tensor) -> None:
         self.weights = params.log_w[best].exp()
         self.means = params.means[best] + shift
-        self.covariances = params.cov[best]
+        self.covariances = params.cov[best].contiguous()
         self.converged = converged[best].to(self.means.device)
         self.n_iter = n_iter[best].to(self.means.device)
         self.lower_bound = lower[best].to(self.means)
