@@ -55,7 +55,7 @@ register(Workload(
     name="logistic_regression",
     area="optim",
     description="binary L2 logistic regression, d=100, float64",
-    cases={"tiny": [{"n": 500, "d": 5}], "quick": [{"n": 100_000, "d": 100}],
+    cases={"tiny": [{"n": 500, "d": 5}], "quick": [{"n": 25_000, "d": 100}],
            "full": [{"n": n, "d": 100} for n in (6_250, 25_000, 100_000, 400_000)]},
     setup=setup,
     run=run_torchmath,

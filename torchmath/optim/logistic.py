@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from torchmath._batches import as_batches
+from torchmath._batches import as_batches, row_chunks
 from torchmath._estimator import Estimator
 from torchmath._validation import (
     check_choice,
@@ -80,10 +80,21 @@ def _batch_stats(X: Tensor, y: Tensor, W: Tensor, b: Tensor, hessian: bool):
     grad = torch.cat([R.mT @ X, R.sum(0).unsqueeze(-1)], -1)  # (K, d+1)
     if not hessian:
         return loss, grad, None
-    Xt = torch.cat([X, X.new_ones(n, 1)], -1)
     if K == 1:
-        H = (Xt * (p * (1 - p)).unsqueeze(-1)).mT @ Xt
+        # [X 1]^T S [X 1] by blocks, in row chunks: no concatenated copy of X and no
+        # temporary larger than a few tens of MB (DESIGN.md, "Fast by construction").
+        w = p * (1 - p)
+        H = X.new_empty(d + 1, d + 1)
+        Hxx = X.new_zeros(d, d)
+        step = row_chunks(n, d * X.element_size())
+        for start in range(0, n, step):
+            Xc = X[start:start + step]
+            Hxx = Hxx + (Xc * w[start:start + step].unsqueeze(-1)).mT @ Xc
+        H[:d, :d] = Hxx
+        H[:d, d] = H[d, :d] = w @ X
+        H[d, d] = w.sum()
     else:
+        Xt = torch.cat([X, X.new_ones(n, 1)], -1)
         D = d + 1
         H = X.new_zeros(K, D, K, D)
         for k in range(K):
