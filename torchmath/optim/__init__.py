@@ -18,6 +18,24 @@ from torchmath.optim.calculus import (
     jacobian,
     lipschitz_constant,
 )
+from torchmath.optim.constrained import (
+    ConstrainedResult,
+    KKTResiduals,
+    augmented_lagrangian,
+    kkt_residuals,
+    lagrangian,
+)
+from torchmath.optim.convergence import (
+    MinimizeResult,
+    NonFiniteError,
+    Trace,
+    heavy_ball_parameters,
+    linear_rate,
+    measured_rate,
+    minimize,
+    smoothness_constants,
+    step_size_bound,
+)
 from torchmath.optim.logistic import LogisticRegression, logistic_loss
 from torchmath.optim.lp import ConvexResult, SolverStatus, solve_lp
 from torchmath.optim.newton import Newton, conjugate_gradient
@@ -88,4 +106,18 @@ __all__: list[str] = [
     "Momentum",
     "gradient_descent_update",
     "momentum_update",
+    "MinimizeResult",
+    "NonFiniteError",
+    "Trace",
+    "heavy_ball_parameters",
+    "linear_rate",
+    "measured_rate",
+    "minimize",
+    "smoothness_constants",
+    "step_size_bound",
+    "ConstrainedResult",
+    "KKTResiduals",
+    "augmented_lagrangian",
+    "kkt_residuals",
+    "lagrangian",
 ]
