@@ -68,8 +68,8 @@ def run_osqp(problems):
     for P, q, A, u in problems:
         solver = osqp.OSQP()
         solver.setup(P, q, A, -np.inf * np.ones_like(u), u, eps_abs=1e-9, eps_rel=1e-9,
-                     polish=True, verbose=False, max_iter=100_000)
-        xs.append(solver.solve().x)
+                     polishing=True, verbose=False, max_iter=100_000)
+        xs.append(solver.solve(raise_error=True).x)
     return {"x": np.stack(xs)}
 
 
