@@ -10,11 +10,16 @@ import torch
 from torch import Tensor
 
 from torchmath._batches import Batches, as_batches, row_chunks
-from torchmath._validation import check_finite, check_floating, check_ndim, fail
+from torchmath._validation import check_finite, check_floating, check_ndim, fail, validating
 from torchmath.distributed import all_reduce, should_sync, world_size
 from torchmath.linalg.scatter import ScatterMatrix
 
-__all__ = ["Stream", "accumulate", "batches_xy", "check_features"]
+__all__ = ["Stream", "accumulate", "batches_xy", "check_features", "check_finite_via"]
+
+#: Rows per chunk are chosen so a centred chunk is about this large: small enough that
+#: the allocator reuses the buffer (no fresh page faults per chunk), large enough that
+#: each chunk's X^T X still runs at matrix-product speed.
+CHUNK_BYTES = 8 * 2**20
 
 _DTYPE_CODES = {torch.float16: 1, torch.bfloat16: 2, torch.float32: 3, torch.float64: 4}
 _CODE_DTYPES = {v: k for k, v in _DTYPE_CODES.items()}
@@ -31,13 +36,24 @@ class Stream:
 
 
 def check_features(fn: str, name: str, X: Tensor, n_features: int | None) -> Tensor:
-    """A floating 2-d batch with the expected number of columns and finite entries."""
+    """A floating 2-d batch with the expected number of columns (finiteness is checked
+    through a summary with :func:`check_finite_via`)."""
     check_floating(fn, name, X)
     check_ndim(fn, name, X, ndim=2)
     if n_features is not None and X.shape[1] != n_features:
         raise fail(fn, name, f"to have {n_features} features (columns)",
                    f"shape {tuple(X.shape)}")
-    return check_finite(fn, name, X)
+    return X
+
+
+def check_finite_via(fn: str, name: str, X: Tensor, summary: Tensor) -> None:
+    """Finiteness of ``X`` checked through a reduction of it that was computed anyway
+    (a mean, a scatter): NaN and inf propagate into it, so one small check replaces a
+    full pass over ``X``. Only when the summary is not finite is ``X`` itself scanned,
+    for the precise message (or an overflow is reported)."""
+    if validating() and not bool(torch.isfinite(summary).all()):
+        check_finite(fn, name, X)
+        raise fail(fn, name, "values whose sums do not overflow", "an overflow to inf")
 
 
 def batches_xy(data: Any, y: Tensor | None, *, fn: str, need_y: bool
@@ -97,23 +113,26 @@ def accumulate(data: Any, y: Tensor | None = None, *, fn: str, need_y: bool,
         check_features(fn, "X", X, n_features)
         if n_features is None:
             n_features = X.shape[1]
+        Y = None
         if yb is not None:
             y_1d = yb.dim() == 1
-            Y = (yb.unsqueeze(1) if yb.dim() == 1 else yb).to(X.dtype)
+            Y = (yb.unsqueeze(1) if y_1d else yb).to(X.dtype)
             if n_targets is None:
                 n_targets = Y.shape[1]
             elif Y.shape[1] != n_targets:
                 raise fail(fn, "y", f"{n_targets} target column(s) in every batch",
                            f"shape {tuple(yb.shape)}")
-            Z = torch.cat([X, Y], 1)
-        else:
-            Z = X
+        cols = X.shape[1] + (0 if Y is None else Y.shape[1])
         if stats is None:
-            stats = ScatterMatrix(Z.shape[1])
-        cols = Z.shape[1]
-        chunk = row_chunks(Z.shape[0], Z.shape[1] * Z.element_size())
-        for start in range(0, max(Z.shape[0], 1), chunk):
-            stats.update(Z[start:start + chunk])
+            stats = ScatterMatrix(cols)
+        chunk = row_chunks(X.shape[0], cols * X.element_size(), CHUNK_BYTES)
+        for start in range(0, max(X.shape[0], 1), chunk):
+            # Joint columns [X, y] are formed per chunk, never for the whole batch.
+            Z = X[start:start + chunk]
+            if Y is not None:
+                Z = torch.cat([Z, Y[start:start + chunk]], 1)
+            stats.update(Z)
+        check_finite_via(fn, "X", X, stats.mean[: X.shape[1]])
     n_targets = n_targets or 0
     if should_sync(sync, process_group) and world_size(process_group) > 1:
         dtype = stats.mean.dtype if stats is not None and stats.mean is not None else None

@@ -10,7 +10,7 @@ from torch import Tensor
 from torchmath._estimator import Estimator
 from torchmath._validation import check_choice, check_in_range, check_int, fail
 from torchmath.distributed import should_sync, world_size
-from torchmath.linalg._stream import accumulate, batches_xy, check_features
+from torchmath.linalg._stream import accumulate, batches_xy, check_features, check_finite_via
 from torchmath.linalg.eigen import lanczos_eigsh
 from torchmath.linalg.scatter import ScatterMatrix
 from torchmath.linalg.svd import randomized_svd, svd_flip
@@ -182,6 +182,7 @@ class PCA(Estimator):
         if n < 2:
             raise fail(fn, "data", "at least 2 samples", n)
         mean = X.mean(0)
+        check_finite_via(fn, "X", X, mean)
         if self.solver == "full":
             self._fit_full(X, mean)
         else:

@@ -1,0 +1,115 @@
+"""PCA of an n x d float32 matrix to k components (issue: linear algebra).
+
+torchmath's ``PCA`` with each solver against scikit-learn's ``PCA`` with the matching
+``svd_solver`` ("full", "covariance_eigh", "randomized"; same oversampling and power
+iterations), and against scikit-learn in array-API mode fed torch tensors (a second
+peer: what a user gets without changing libraries). The accuracy check is equal
+explained variance (relative, over the k components).
+
+scikit-learn's array-API mode needs ``SCIPY_ARRAY_API=1`` in the environment before SciPy
+is first imported; when the benchmark process imported SciPy without it, that peer is
+reported as unavailable with this reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from benchmarks.harness import Peer, Workload, register, to_numpy
+from torchmath.linalg import PCA
+
+SKLEARN_SOLVER = {"full": "full", "covariance": "covariance_eigh", "randomized": "randomized"}
+
+
+class ArrayAPIPeer(Peer):
+    """scikit-learn with ``array_api_dispatch=True``; available only when SciPy's own
+    array-API support is on (``SCIPY_ARRAY_API=1`` set before SciPy was imported)."""
+
+    def available(self) -> bool:
+        try:
+            import sklearn
+            with sklearn.config_context(array_api_dispatch=True):
+                return True
+        except (ImportError, RuntimeError):
+            return False
+
+
+ARRAY_API_REASON = "SCIPY_ARRAY_API=1 set before SciPy is imported (scikit-learn array API)"
+
+
+def setup(params, device):
+    g = torch.Generator().manual_seed(0)
+    n, d = params["n"], params["d"]
+    # A spectrum that decays like real data (a few strong directions, a long tail).
+    scales = 1.0 / (1.0 + torch.arange(d, dtype=torch.float64) / 4)
+    basis, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    X = (torch.randn(n, d, generator=g, dtype=torch.float64) * scales) @ basis.T + 3.0
+    return {"X": X.to(torch.float32).to(device), "k": params["k"],
+            "solver": params["solver"]}
+
+
+def run_torchmath(state):
+    pca = PCA(state["k"], solver=state["solver"]).fit(state["X"])
+    return {"explained_variance": pca.explained_variance, "components": pca.components}
+
+
+def _sklearn_pca(state):
+    from sklearn.decomposition import PCA as SkPCA
+    return SkPCA(state["k"], svd_solver=SKLEARN_SOLVER[state["solver"]], random_state=0,
+                 power_iteration_normalizer="QR")
+
+
+def prepare_sklearn(state):
+    return dict(state, X=to_numpy(state["X"]).astype(np.float32))
+
+
+def run_sklearn(peer_state):
+    pca = _sklearn_pca(peer_state).fit(peer_state["X"])
+    return {"explained_variance": pca.explained_variance_}
+
+
+def run_sklearn_array_api(peer_state):
+    import sklearn
+    with sklearn.config_context(array_api_dispatch=True):
+        pca = _sklearn_pca(peer_state).fit(peer_state["X"])
+    return {"explained_variance": pca.explained_variance_}
+
+
+def check(ours, theirs, state):
+    if theirs is None:  # orthonormal components, non-increasing variances
+        V = ours["components"].double()
+        eye = torch.eye(V.shape[0], dtype=V.dtype, device=V.device)
+        ortho = float((V @ V.T - eye).abs().max())
+        ev = ours["explained_variance"]
+        return ortho if bool((ev[:-1] >= ev[1:]).all()) else float("inf")
+    a, b = to_numpy(ours["explained_variance"]), to_numpy(theirs["explained_variance"])
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+def _cases(n, d, k):
+    return [{"n": n, "d": d, "k": k, "solver": s} for s in SKLEARN_SOLVER]
+
+
+register(Workload(
+    name="pca",
+    area="linalg",
+    description="PCA of an n x d float32 matrix to k components, per solver",
+    cases={"tiny": _cases(200, 16, 4),
+           "quick": _cases(20_000, 512, 32),
+           "full": [c for n in (2_500, 10_000, 40_000, 160_000)
+                    for c in _cases(n, 512, 32)]},
+    setup=setup,
+    run=run_torchmath,
+    peers=[
+        Peer("scikit-learn", run_sklearn, prepare=prepare_sklearn, requires=("sklearn",),
+             goal=1.0, options="matching svd_solver, random_state=0"),
+        ArrayAPIPeer("scikit-learn array API (torch)", run_sklearn_array_api,
+                     requires=(ARRAY_API_REASON,), goal=1.0, cpu_only=False,
+                     options="array_api_dispatch=True, torch tensors"),
+    ],
+    check=check,
+    tolerance=lambda p: 2e-3,
+    flops=lambda p: 2 * p["n"] * p["d"] ** 2,
+    scaling="n",
+))
