@@ -1,0 +1,85 @@
+"""Gaussian mixture EM, full covariance (issue: probability).
+
+torchmath's ``GaussianMixture`` against scikit-learn's ``GaussianMixture``, both started
+from the same parameters (means drawn from the data, equal weights, identity
+precisions) and run for the same number of EM iterations with ``tol=0``, so both follow
+the same trajectory: the accuracy check compares the final mean log-likelihood bounds.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from benchmarks.harness import Peer, Workload, register, to_numpy
+from torchmath.probability import GaussianMixture
+
+
+def _case(n: int, d: int = 16, k: int = 16, iters: int = 50) -> dict:
+    return {"n": n, "d": d, "k": k, "iters": iters, "dtype": "float64"}
+
+
+def setup(params, device):
+    rng = np.random.default_rng(0)
+    n, d, k = params["n"], params["d"], params["k"]
+    centres = rng.normal(size=(k, d)) * 3
+    X = centres[rng.integers(0, k, n)] + rng.normal(size=(n, d)) * rng.uniform(0.5, 1.5, d)
+    means = X[rng.choice(n, k, replace=False)]
+    start = {"weights_init": np.full(k, 1.0 / k), "means_init": means,
+             "precisions_init": np.stack([np.eye(d)] * k)}
+    return {"X": torch.from_numpy(X).to(device), "X_np": X, "start": start, "params": params}
+
+
+def run_torchmath(state):
+    p = state["params"]
+    device = state["X"].device
+    start = {key: torch.from_numpy(v).to(device) for key, v in state["start"].items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # fixed iteration count: no tol
+        gm = GaussianMixture(p["k"], "full", max_iter=p["iters"], tol=0.0, **start)
+        gm.fit(state["X"])
+    return gm.lower_bound
+
+
+def run_sklearn(state):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture as SkGMM
+    p = state["params"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = SkGMM(p["k"], covariance_type="full", max_iter=p["iters"], tol=0.0,
+                   **state["start"]).fit(state["X_np"])
+    return gm.lower_bound_
+
+
+def check(ours, theirs, state):
+    """Relative gap between the final mean log-likelihood bounds."""
+    ours = float(to_numpy(ours))
+    if theirs is None:
+        return 0.0 if np.isfinite(ours) else float("inf")
+    return abs(ours - float(theirs)) / max(1.0, abs(float(theirs)))
+
+
+def flops(p):
+    width = p["d"] * (p["d"] + 1) // 2 + p["d"] + 1  # features [x x^T (upper), x, 1]
+    return p["iters"] * 4.0 * p["n"] * width * p["k"]  # E-step and M-step products
+
+
+register(Workload(
+    name="gmm_full",
+    area="probability",
+    description="Gaussian mixture EM, full covariances, fixed iterations from a shared start",
+    cases={"tiny": [_case(400, d=2, k=3, iters=5)],
+           "quick": [_case(100_000, iters=5)],
+           "full": [_case(n) for n in (6_250, 25_000, 100_000, 400_000)]},
+    setup=setup,
+    run=run_torchmath,
+    peers=[Peer("scikit-learn", run_sklearn, requires=("sklearn",), goal=0.1,
+                options="same start, tol=0, same iteration count")],
+    check=check,
+    tolerance=1e-8,
+    flops=flops,
+    scaling="n",
+))
