@@ -92,6 +92,19 @@ def test_mutual_info_scores_match_sklearn_regression_and_classif():
                  rtol=0, atol=1e-3)
 
 
+def test_tied_data_with_jitter_close_to_sklearn():
+    """Tied values (integer-valued features): the jittered scores approach scikit-learn's."""
+    g = torch.Generator().manual_seed(5)
+    X = torch.randint(0, 4, (600, 3), generator=g).double()
+    labels = (X[:, 0] + torch.randint(0, 2, (600,), generator=g) > 2).long()
+    ref = mutual_info_classif(X.numpy(), labels.numpy(), random_state=0)
+    jittered = mutual_info_scores(X, labels, discrete_target=True, noise=1e-10,
+                                  generator=torch.Generator().manual_seed(0))
+    # Different random tie-breaking: agreement to the estimator's noise, not to 1e-6.
+    assert_close(jittered, ref, rtol=0, atol=0.05)
+    assert int(jittered.argmax()) == int(np.argmax(ref)) == 0
+
+
 def test_ksg_batched_broadcast_and_multivariate():
     X, y = _data(n=400)
     batched = ksg_mutual_information(X.T.unsqueeze(-1), y.unsqueeze(-1))
@@ -141,6 +154,8 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: ksg_mutual_information(x, x, k=10), "k")
     assert_raises_naming(ValueError, lambda: ksg_mutual_information(x, x[:9]), "x", "y")
     assert_raises_naming(ValueError, lambda: mutual_info_scores(x[:, None], x, k=12), "k")
+    assert_raises_naming(ValueError, lambda: mutual_info_scores(x[:, None], x, noise=-1.0),
+                         "noise")
     assert_raises_naming(ValueError, lambda: select_features(x[:, None], x, 2), "k")
     assert_raises_naming(ValueError, lambda: select_features(x[:, None], x, 1, method="x"),
                          "method")

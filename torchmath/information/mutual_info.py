@@ -16,6 +16,7 @@ from torchmath._validation import (
     check_int,
     check_matrix_square,
     check_ndim,
+    check_positive,
     check_same_size,
     check_tensor,
     fail,
@@ -261,6 +262,15 @@ def _scale_columns(X: Tensor) -> Tensor:
     return X / torch.where(std > 0, std, torch.ones_like(std))
 
 
+def _jitter(X: Tensor, noise: float, generator: torch.Generator | None) -> Tensor:
+    """Add ``noise * max(1, mean|X_j|)`` times standard normals to each column."""
+    if noise == 0:
+        return X
+    scale = X.abs().mean(0).clamp_min(1.0)
+    eps = torch.randn(X.shape, generator=generator, dtype=X.dtype).to(X.device)
+    return X + noise * scale * eps
+
+
 def _mi_continuous_discrete(c: Tensor, labels: Tensor, k: int) -> Tensor:
     """Ross (2014) estimator for ``c`` ``(B, n)`` continuous and ``labels`` ``(n,)``."""
     _, inv, counts = torch.unique(labels, return_inverse=True, return_counts=True)
@@ -289,7 +299,8 @@ def _mi_continuous_discrete(c: Tensor, labels: Tensor, k: int) -> Tensor:
 
 
 def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
-                       k: int = 3) -> Tensor:
+                       k: int = 3, noise: float = 0.0,
+                       generator: torch.Generator | None = None) -> Tensor:
     r"""Mutual information between each feature (column) of ``X`` and the target ``y``.
 
     .. math::
@@ -300,15 +311,22 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     (:func:`ksg_mutual_information`, with ``y`` scaled too) — scikit-learn's
     ``mutual_info_regression``; for a discrete target (``discrete_target=True``), Ross's
     nearest-neighbour estimator — scikit-learn's ``mutual_info_classif``. All features are
-    estimated in one batched call; negative estimates are clipped to 0. Unlike
-    scikit-learn, no random jitter is added, so the scores are deterministic (ties in the
-    data are kept as ties). Features are treated as continuous.
+    estimated in one batched call; negative estimates are clipped to 0. Features are
+    treated as continuous.
+
+    By default (``noise=0``) no jitter is added, so the scores are deterministic and equal
+    scikit-learn's estimator on data without ties. Nearest-neighbour estimators degrade
+    on tied values (many zero distances); ``noise=1e-10`` adds scikit-learn's tie-breaking
+    jitter, :math:`10^{-10}\max(1, \overline{|x|})\,\epsilon` per scaled column (and to a
+    continuous target), drawn from ``generator``.
 
     Args:
         X: features.
         y: target values, or integer class labels with ``discrete_target=True``.
         discrete_target: treat ``y`` as class labels.
         k: neighbour order.
+        noise: relative jitter added to break ties (scikit-learn uses ``1e-10``).
+        generator: random generator for the jitter.
 
     Shape:
         ``X``: ``(n, p)``; ``y``: ``(n,)``; returns ``(p,)``.
@@ -337,7 +355,8 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     check_ndim(fn, "y", y, ndim=1)
     check_same_size(fn, ("X", "y"), (X, y))
     _check_k(fn, k, X.shape[0])
-    Xs = _scale_columns(X).mT.contiguous()  # (p, n)
+    check_positive(fn, "noise", noise, strict=False)
+    Xs = _jitter(_scale_columns(X), noise, generator).mT.contiguous()  # (p, n)
     if discrete_target:
         if y.is_floating_point() and bool((y != y.round()).any()):
             raise fail(fn, "y", "to hold class labels with discrete_target=True",
@@ -345,13 +364,14 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
         mi = _mi_continuous_discrete(Xs, y, k)
     else:
         check_floating(fn, "y", y)
-        ys = _scale_columns(y.to(X.dtype).unsqueeze(-1))
+        ys = _jitter(_scale_columns(y.to(X.dtype).unsqueeze(-1)), noise, generator)
         mi = _ksg_batched(Xs.unsqueeze(-1), ys.expand(Xs.shape[0], -1, 1), k)
     return mi.clamp_min(0)
 
 
 def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
-                    discrete_target: bool = False, n_neighbors: int = 3) -> Tensor:
+                    discrete_target: bool = False, n_neighbors: int = 3,
+                    noise: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
     r"""Choose ``k`` features by mutual information with the target.
 
     .. math::
@@ -371,6 +391,7 @@ def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
         method: ``"mi"`` or ``"mrmr"``.
         discrete_target: treat ``y`` as class labels.
         n_neighbors: neighbour order of the estimators.
+        noise, generator: tie-breaking jitter, as in :func:`mutual_info_scores`.
 
     Shape:
         ``X``: ``(n, p)``; ``y``: ``(n,)``; returns ``(k,)`` (int64).
@@ -400,10 +421,11 @@ def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
     check_int(fn, "k", k, minimum=1)
     if k > p:
         raise fail(fn, "k", f"to be at most the number of features ({p})", k)
-    relevance = mutual_info_scores(X, y, discrete_target=discrete_target, k=n_neighbors)
+    relevance = mutual_info_scores(X, y, discrete_target=discrete_target, k=n_neighbors,
+                                   noise=noise, generator=generator)
     if method == "mi":
         return relevance.topk(k).indices
-    Xs = _scale_columns(X).mT.contiguous().unsqueeze(-1)  # (p, n, 1)
+    Xs = _jitter(_scale_columns(X), noise, generator).mT.contiguous().unsqueeze(-1)
     chosen = [int(relevance.argmax())]
     redundancy = torch.zeros_like(relevance)
     for step in range(1, k):
