@@ -7,10 +7,11 @@ each marginal space. Both are computed here without n x n matrices for 1-D varia
 - (a) samples are sorted by x; the max-norm neighbours are searched in a window of the
   sorted order, and each result is *certified*: if the nearest samples outside the
   window are already farther in x than the window's k-th distance, no outside sample
-  can be closer. Uncertified rows are redone with a 4x window, then exhaustively.
-- (b) marginal counts are exact binary searches in the sorted values, with the same
-  floating-point predicate ``|v_j - c| <= r`` as a tree search (no rounding of
-  ``c + r``), so counts equal scikit-learn's to the last sample.
+  can be closer. Uncertified samples alone are redone with windows twice as wide, up to
+  the whole sample.
+- (b) marginal counts come from ``searchsorted`` in the sorted values, each boundary
+  checked with the same floating-point predicate ``|v_j - c| <= r`` as a tree search
+  (so the rounding of ``c + r`` never changes a count): they equal scikit-learn's.
 
 Multi-dimensional variables fall back to chunked ``torch.cdist`` (max-norm).
 """
@@ -30,30 +31,43 @@ _CHUNK_ELEMENTS = 1 << 20  # temporaries of at most ~8 MB in float64
 def count_within_sorted(sorted_vals: Tensor, centers: Tensor, radius: Tensor) -> Tensor:
     """``#{j : |sorted_vals[..., j] - centers[..., i]| <= radius[..., i]}`` for every i.
 
-    Exact binary searches on both sides of each center (about ``2 log2 n`` vectorized
-    steps); ``sorted_vals`` is sorted along the last dim. Returns int64 counts.
+    ``torch.searchsorted`` on ``c - r`` and ``c + r`` gives the boundaries up to the
+    rounding of those sums; each boundary is then checked with the exact predicate
+    ``|v_j - c| <= r`` on its two neighbours and moved across a block of equal values
+    when wrong (in practice zero or one round). ``sorted_vals`` is sorted along the last
+    dim and has the batch shape of ``centers``. Returns int64 counts.
     """
     n = sorted_vals.shape[-1]
-    steps = max(1, math.ceil(math.log2(n + 1)))
-    batch = torch.broadcast_shapes(sorted_vals.shape[:-1], centers.shape[:-1])
-    vals = sorted_vals.expand(*batch, n)
-    m = centers.shape[-1]
-    # hi: first j with v_j - c > r ; lo: first j with c - v_j <= r (both monotone in j).
-    lo_hi = torch.zeros(2, *batch, m, dtype=torch.long, device=centers.device)
-    up_hi = torch.full_like(lo_hi, n)
-    c = centers.expand(*batch, m)
-    r = radius.expand(*batch, m)
-    for _ in range(steps + 1):
-        mid = (lo_hi + up_hi) // 2
-        v = vals.unsqueeze(0).expand(2, *batch, n).gather(-1, mid.clamp(max=n - 1))
-        pred = torch.stack(((v[0] - c) > r, (c - v[1]) <= r)) & (mid < n)
-        up_hi = torch.where(pred, mid, up_hi)
-        lo_hi = torch.where(pred, lo_hi, mid + 1)
-        lo_hi = torch.minimum(lo_hi, up_hi)
-    return up_hi[0] - up_hi[1]
+    vals = sorted_vals.contiguous()
+    c, r = centers.contiguous(), radius.contiguous()
+    hi = torch.searchsorted(vals, c + r, right=True)
+    lo = torch.searchsorted(vals, c - r, right=False)
+    for _ in range(64):
+        # hi = number of j with v_j - c <= r (monotone in j).
+        v_last = vals.gather(-1, (hi - 1).clamp(0, n - 1))
+        v_next = vals.gather(-1, hi.clamp(max=n - 1))
+        dec = (hi > 0) & ((v_last - c) > r)
+        inc = (hi < n) & ((v_next - c) <= r)
+        # lo = first j with c - v_j <= r (monotone in j).
+        v_prev = vals.gather(-1, (lo - 1).clamp(0, n - 1))
+        v_at = vals.gather(-1, lo.clamp(max=n - 1))
+        lo_dec = (lo > 0) & ((c - v_prev) <= r)
+        lo_inc = (lo < n) & ((c - v_at) > r)
+        if not bool((dec | inc | lo_dec | lo_inc).any()):
+            break
+        hi = torch.where(dec, torch.searchsorted(vals, v_last, right=False), hi)
+        hi = torch.where(inc, torch.searchsorted(vals, v_next, right=True), hi)
+        lo = torch.where(lo_dec, torch.searchsorted(vals, v_prev, right=False), lo)
+        lo = torch.where(lo_inc, torch.searchsorted(vals, v_at, right=True), lo)
+    return hi - lo
 
 
-def _window_kth(xs: Tensor, ys: Tensor, k: int, W: int, rows: Tensor | None = None) -> Tensor:
+def _kth_smallest(d: Tensor, k: int) -> Tensor:
+    # topk is several times faster than kthvalue on CPU for small k.
+    return d.topk(k, dim=-1, largest=False, sorted=True).values[..., -1]
+
+
+def _window_kth(xs: Tensor, ys: Tensor, k: int, W: int) -> Tensor:
     """k-th smallest max-norm distance from each sorted position to the positions within
     ``W`` of it (the point itself excluded); inf where fewer than k exist.
 
@@ -63,28 +77,44 @@ def _window_kth(xs: Tensor, ys: Tensor, k: int, W: int, rows: Tensor | None = No
     B, n = xs.shape
     pad_x = torch.nn.functional.pad(xs, (W, W), value=math.inf)
     pad_y = torch.nn.functional.pad(ys, (W, W), value=0.0)
-    if rows is None:
-        rows = torch.arange(n, device=xs.device)
-        contiguous = True
-    else:
-        contiguous = False
     out = []
     per = max(1, _CHUNK_ELEMENTS // max(1, B * (2 * W + 1)))
-    for start in range(0, rows.shape[0], per):
-        if contiguous:
-            stop = min(n, start + per)
-            wx = pad_x[:, start:stop + 2 * W].unfold(-1, 2 * W + 1, 1)
-            wy = pad_y[:, start:stop + 2 * W].unfold(-1, 2 * W + 1, 1)
-            cx, cy = xs[:, start:stop], ys[:, start:stop]
-        else:
-            r = rows[start:start + per]
-            idx = r.unsqueeze(-1) + torch.arange(2 * W + 1, device=xs.device)
-            wx, wy = pad_x[:, idx], pad_y[:, idx]
-            cx, cy = xs[:, r], ys[:, r]
-        d = (wx - cx.unsqueeze(-1)).abs_()
-        d = torch.maximum(d, (wy - cy.unsqueeze(-1)).abs_(), out=d)
-        out.append(d.kthvalue(k + 1, dim=-1).values)
+    for start in range(0, n, per):
+        stop = min(n, start + per)
+        wx = pad_x[:, start:stop + 2 * W].unfold(-1, 2 * W + 1, 1)
+        wy = pad_y[:, start:stop + 2 * W].unfold(-1, 2 * W + 1, 1)
+        d = (wx - xs[:, start:stop].unsqueeze(-1)).abs_()
+        d = torch.maximum(d, (wy - ys[:, start:stop].unsqueeze(-1)).abs_(), out=d)
+        out.append(_kth_smallest(d, k + 1))
     return torch.cat(out, dim=-1)
+
+
+def _pairs_kth(xs: Tensor, ys: Tensor, k: int, W: int, b: Tensor, i: Tensor) -> Tensor:
+    """As :func:`_window_kth` for the listed (batch, position) pairs only."""
+    n = xs.shape[-1]
+    offsets = torch.arange(-W, W + 1, device=xs.device)
+    out = []
+    per = max(1, _CHUNK_ELEMENTS // (2 * W + 1))
+    for s in range(0, b.shape[0], per):
+        bb, ii = b[s:s + per], i[s:s + per]
+        idx = ii.unsqueeze(-1) + offsets
+        valid = (idx >= 0) & (idx < n)
+        idx = idx.clamp(0, n - 1)
+        rows = bb.unsqueeze(-1)
+        d = torch.maximum((xs[rows, idx] - xs[bb, ii].unsqueeze(-1)).abs(),
+                          (ys[rows, idx] - ys[bb, ii].unsqueeze(-1)).abs())
+        out.append(_kth_smallest(d.masked_fill_(~valid, math.inf), k + 1))
+    return torch.cat(out) if out else xs.new_empty(0)
+
+
+def _uncertified(xs: Tensor, eps: Tensor, W: int, b: Tensor, i: Tensor) -> Tensor:
+    """Whether a sample just outside the window might be closer than ``eps`` in x."""
+    n = xs.shape[-1]
+    left, right = i - W - 1, i + W + 1
+    c = xs[b, i]
+    gap_l = (xs[b, left.clamp(min=0)] - c).abs()
+    gap_r = (xs[b, right.clamp(max=n - 1)] - c).abs()
+    return ((left >= 0) & (gap_l < eps)) | ((right < n) & (gap_r < eps))
 
 
 def kth_maxnorm_1d(xs: Tensor, ys: Tensor, k: int) -> Tensor:
@@ -95,36 +125,21 @@ def kth_maxnorm_1d(xs: Tensor, ys: Tensor, k: int) -> Tensor:
     """
     B, n = xs.shape
     W = min(n - 1, max(2 * k, math.ceil(1.5 * math.sqrt(k * n))))
-    rows = torch.arange(n, device=xs.device)
     eps = _window_kth(xs, ys, k, W)
-    while True:
-        left = rows - W - 1
-        right = rows + W + 1
-        gap_l = (xs[:, left.clamp(min=0)] - xs).abs()
-        gap_r = (xs[:, right.clamp(max=n - 1)] - xs).abs()
-        bad = ((left >= 0) & (gap_l < eps)) | ((right < n) & (gap_r < eps))
-        if not bool(bad.any()):
-            return eps
-        W_new = min(n - 1, 4 * W)
-        b_idx, i_idx = bad.nonzero(as_tuple=True)
-        if W_new >= n - 1 or b_idx.shape[0] * 8 > B * n:
-            # Exhaustive search for the uncertified rows, in chunks.
-            fixed = []
-            per = max(1, _CHUNK_ELEMENTS // n)
-            for s in range(0, b_idx.shape[0], per):
-                b, i = b_idx[s:s + per], i_idx[s:s + per]
-                d = torch.maximum((xs[b] - xs[b, i].unsqueeze(-1)).abs(),
-                                  (ys[b] - ys[b, i].unsqueeze(-1)).abs())
-                d[torch.arange(b.shape[0], device=xs.device), i] = math.inf
-                fixed.append(d.kthvalue(k, dim=-1).values)
-            eps = eps.clone()
-            eps[b_idx, i_idx] = torch.cat(fixed)
-            return eps
-        # Redo the uncertified rows with a larger window (all batch rows for simplicity).
-        W = W_new
-        redo = bad.any(0).nonzero(as_tuple=True)[0]
-        eps = eps.clone()
-        eps[:, redo] = torch.minimum(eps[:, redo], _window_kth(xs, ys, k, W, redo))
+    b, i = torch.meshgrid(torch.arange(B, device=xs.device),
+                          torch.arange(n, device=xs.device), indexing="ij")
+    b, i = b.reshape(-1), i.reshape(-1)
+    bad = _uncertified(xs, eps.reshape(-1), W, b, i)
+    b, i = b[bad], i[bad]
+    while b.shape[0]:
+        W = min(n - 1, 2 * W)
+        vals = _pairs_kth(xs, ys, k, W, b, i)
+        eps[b, i] = vals
+        if W >= n - 1:
+            break
+        bad = _uncertified(xs, vals, W, b, i)
+        b, i = b[bad], i[bad]
+    return eps
 
 
 def kth_maxnorm_nd(x: Tensor, y: Tensor, k: int) -> Tensor:
@@ -141,7 +156,7 @@ def kth_maxnorm_nd(x: Tensor, y: Tensor, k: int) -> Tensor:
         d = torch.cdist(xy[:, start:stop], xy, p=math.inf)
         ar = torch.arange(start, stop, device=x.device)
         d[:, ar - start, ar] = math.inf
-        out.append(d.kthvalue(k, dim=-1).values)
+        out.append(_kth_smallest(d, k))
     return torch.cat(out, dim=-1)
 
 

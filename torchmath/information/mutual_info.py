@@ -206,7 +206,7 @@ def ksg_mutual_information(x: Tensor, y: Tensor, k: int = 3, *, clip: bool = Tru
 
     For 1-D variables no :math:`n \times n` matrix is formed: the joint neighbour search
     runs in certified windows of the x-sorted samples and the marginal counts are exact
-    binary searches in sorted values (see ``torchmath/information/_ksg.py``).
+    searches in sorted values, checked exactly (see ``torchmath/information/_ksg.py``).
     Multi-dimensional variables use chunked ``torch.cdist`` with the max-norm. The
     estimate is a step function of the data: it has no useful gradient.
 
