@@ -15,15 +15,7 @@ import torch
 from torch import Tensor
 
 from torchmath._validation import check_in_range, fail
-from torchmath.optim._common import (
-    KernelOptimizer,
-    check_lr,
-    check_nonneg,
-    effective_grads,
-    group_by_device_dtype,
-    new_step,
-    resolve_foreach,
-)
+from torchmath.optim._common import KernelOptimizer, check_lr, check_nonneg, new_step
 from torchmath.optim.proximal import (
     prox_elastic_net,
     prox_l2,
@@ -31,6 +23,7 @@ from torchmath.optim.proximal import (
     prox_squared_l2,
     soft_threshold,
 )
+from torchmath.optim.sgd import gradient_descent_update
 
 __all__ = ["ProjectedGradient", "ProximalGradient", "proximal_gradient_update"]
 
@@ -72,15 +65,8 @@ def proximal_gradient_update(params: list[Tensor], grads: list[Tensor], *, lr: f
     Source: Beck & Teboulle, *A fast iterative shrinkage-thresholding algorithm*, SIAM J.
     Imaging Sci. (2009).
     """
-    foreach = resolve_foreach(foreach, params)
-    grads = effective_grads(params, grads, weight_decay=weight_decay, maximize=maximize,
-                            foreach=foreach)
-    if foreach:
-        for ps, gs in group_by_device_dtype(params, grads):
-            torch._foreach_add_(ps, gs, alpha=-lr)
-    else:
-        for p, g in zip(params, grads, strict=True):
-            p.add_(g, alpha=-lr)
+    gradient_descent_update(params, grads, lr=lr, weight_decay=weight_decay,
+                            maximize=maximize, foreach=foreach)
     if prox is not None:
         for p in params:
             p.copy_(prox(p, lr * alpha))
