@@ -10,7 +10,9 @@ Default path (``foreach=None``): the multi-tensor path on accelerators (CUDA, XP
 each kernel launch costs microseconds and batching launches pays; the per-parameter path
 on CPU, where ``torch._foreach_*`` ops are loops over the same per-tensor kernels and were
 measured slower (benchmarks/workloads/adam.py: wide layers and 128 tensors, 2-core CPU).
-This matches torch.optim's own default (``_default_to_fused_or_foreach``).
+This matches torch.optim's own default (``_default_to_fused_or_foreach``). ``Adam`` goes
+one step further on CPU: its default there is torch's fused kernel, which measured 3-4x
+faster than both of the other paths.
 """
 
 from __future__ import annotations
