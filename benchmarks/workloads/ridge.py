@@ -104,7 +104,7 @@ register(Workload(
     area="linalg",
     description=f"ridge regularization path of {N_ALPHAS} alphas, n x d float64",
     cases={"tiny": [{"n": 200, "d": 8, "path": True}],
-           "quick": [{"n": 4_000, "d": 128, "path": True}],
+           "quick": [{"n": 2_000, "d": 64, "path": True}],
            "full": [{"n": n, "d": 256, "path": True}
                     for n in (6_250, 25_000, 100_000)]},
     setup=setup,
