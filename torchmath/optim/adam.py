@@ -124,9 +124,14 @@ def adam_update(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor
         p.addcdiv_(m, denom, value=-step_size)
 
 
+#: torch's fused Adam kernel runs on CPU from torch 2.4 on (CUDA-only before).
+_FUSED_ON_CPU = hasattr(torch, "_fused_adam_") and tuple(
+    int(part) for part in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+
+
 def default_fused(params: list[Tensor]) -> bool:
     """Fused on CPU (fastest there by measurement), where torch ships the kernel."""
-    return (hasattr(torch, "_fused_adam_") and not torch.compiler.is_compiling()
+    return (_FUSED_ON_CPU and not torch.compiler.is_compiling()
             and len(params) > 0 and all(p.device.type == "cpu" for p in params))
 
 
