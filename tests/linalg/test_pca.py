@@ -127,3 +127,13 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: trunc.partial_fit(X), "'solver'")
     assert_raises_naming(ValueError, lambda: PCA(2).fit(X[:1]), "'data'", "2 samples")
     assert np.isfinite(pca.explained_variance.numpy()).all()
+
+
+def test_fit_and_transform_follow_the_device(device):
+    X = _data().to(device)
+    for solver in SK_SOLVER:
+        pca = PCA(3, solver=solver).to(device).fit(X)
+        assert pca.components.device.type == device.type
+        assert pca.transform(X).device.type == device.type
+    ref = SkPCA(3).fit(X.cpu().numpy())
+    assert_close(pca.explained_variance, ref.explained_variance_, rtol=1e-7)

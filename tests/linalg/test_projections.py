@@ -115,3 +115,14 @@ def test_bad_input():
     mixed = torch.stack([A, torch.cat([A[:, :1], A[:, :1], A[:, 2:]], 1)])
     assert_raises_naming(ValueError, lambda: orthogonal_complement(mixed),
                          "orthogonal_complement", "'A'", "rank")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_lstsq_rank_deficient_on_every_device(device, method):
+    A = _rank_deficient(40, 8, 4)
+    b = torch.randn(40, dtype=F64)
+    x = np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0]
+    out = lstsq(A.to(device), b.to(device), method=method)
+    assert out.solution.device.type == device.type
+    assert int(out.rank) == 4
+    assert_close(out.solution, x, atol=1e-10)

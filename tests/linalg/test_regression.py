@@ -136,3 +136,12 @@ def test_bad_input():
     model = LinearRegression().fit(X, y)
     assert_raises_naming(ValueError, lambda: model.predict(X[:, :3]), "predict", "'X'")
     assert np.isfinite(model.coef.numpy()).all()
+
+
+def test_fit_and_predict_follow_the_device(device):
+    X, y = _data()
+    ref = SkRidge(1.0).fit(X.numpy(), y.numpy())
+    for model in (RidgeRegression(1.0), RidgeRegression(ALPHAS.to(device)), RidgeCV(ALPHAS)):
+        model.to(device).fit(X.to(device), y.to(device))
+        assert model.predict(X.to(device)).device.type == device.type
+    assert_close(RidgeRegression(1.0).fit(X.to(device), y.to(device)).coef, ref.coef_, **REL)

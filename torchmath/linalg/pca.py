@@ -32,7 +32,8 @@ class PCA(Estimator):
 
     Solvers (the same numbers, different costs):
 
-    - ``"full"``: the SVD of the centred data (``torch.linalg.svd``), :math:`O(nd^2)`;
+    - ``"full"``: the exact SVD of the centred data, :math:`O(nd^2)` (for :math:`n \ge d`
+      through a Householder QR and the SVD of its :math:`d \times d` factor);
     - ``"covariance"``: streams the data once through a
       :class:`~torchmath.linalg.ScatterMatrix` (exact Chan merges), all-reduces it across
       processes, then ``eigh`` of the :math:`d \times d` covariance — the solver for
@@ -192,7 +193,14 @@ class PCA(Estimator):
     def _fit_full(self, X: Tensor, mean: Tensor) -> None:
         n, d = X.shape
         Xc = X - mean
-        _, S, Vh = torch.linalg.svd(Xc, full_matrices=False)
+        if n >= d:
+            # The singular values and right vectors of Xc are those of R in Xc = QR, and
+            # LAPACK's geqrf leaves Q as reflectors, never formed: about half the work of
+            # an SVD that also builds the n x d left vectors, which PCA does not need.
+            R = torch.geqrf(Xc)[0][:d].triu()
+            _, S, Vh = torch.linalg.svd(R, full_matrices=False)
+        else:
+            _, S, Vh = torch.linalg.svd(Xc, full_matrices=False)
         _, Vh = svd_flip(None, Vh)
         ev = S.square() / (n - 1)
         ratio = ev / ev.sum()

@@ -165,6 +165,25 @@ def _svd_solve(U: Tensor, S: Tensor, Vh: Tensor, B: Tensor, rcond: float) -> tup
     return X, mask.sum(-1)
 
 
+def _qr_solve_no_grad(A: Tensor, B: Tensor, rcond: float) -> tuple[Tensor, Tensor, Tensor]:
+    # The same complete orthogonal decomposition without forming Q: LAPACK's geqrf keeps
+    # Q as Householder reflectors and ormqr applies them (about half the work of an
+    # explicit Q). torch.geqrf has no autograd, so this path runs only without gradients.
+    m, n = A.shape[-2:]
+    if m >= n:  # A = Q R, R = Ur S Vh:  x = Vh^T S^+ Ur^T (Q^T b)[:n]
+        a, tau = torch.geqrf(A)
+        QtB = torch.ormqr(a, tau, B, left=True, transpose=True)[..., :n, :]
+        Ur, S, Vh = torch.linalg.svd(a[..., :n, :].triu(), full_matrices=False)
+        X, rank = _svd_solve(Ur, S, Vh, QtB, rcond)
+        return X, rank, S
+    # A^T = Q R, so A = R^T Q^T and x = Q [(R^T)^+ b; 0], with R = Ur S Vh.
+    a, tau = torch.geqrf(A.mT)
+    Ur, S, Vh = torch.linalg.svd(a[..., :m, :].triu(), full_matrices=False)
+    Y, rank = _svd_solve(Vh.mT, S, Ur.mT, B, rcond)  # R^T = Vh^T S Ur^T
+    Y = torch.cat([Y, Y.new_zeros(*Y.shape[:-2], n - m, Y.shape[-1])], -2)
+    return torch.ormqr(a, tau, Y, left=True, transpose=False), rank, S
+
+
 def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = None
           ) -> LstsqResult:
     r"""Minimum-norm least-squares solution, with residuals, rank and singular values.
@@ -178,9 +197,11 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
     reported — on every device (``torch.linalg.lstsq`` on CUDA handles full rank only,
     and it is not called here). Methods:
 
-    - ``"qr"`` (default): a Householder QR of the tall orientation (``torch.linalg.qr``),
-      then the SVD of the small triangular factor — a complete orthogonal decomposition,
-      backward-stable, :math:`2mn^2 + O(n^3)`;
+    - ``"qr"`` (default): a Householder QR of the tall orientation, then the SVD of the
+      small triangular factor — a complete orthogonal decomposition, backward-stable,
+      :math:`2mn^2 + O(n^3)`. Without gradients, Q stays in LAPACK's reflector form
+      (``torch.geqrf``/``torch.ormqr``, never formed); with gradients, the differentiable
+      ``torch.linalg.qr`` is used;
     - ``"svd"``: the SVD of ``A`` directly (:func:`~torchmath.linalg.safe_svd`);
     - ``"cholesky"``: the normal equations :math:`A^\top A x = A^\top b` by Cholesky,
       :math:`mn^2` — fastest for :math:`m \gg n`, but its error grows like
@@ -241,6 +262,9 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
     if method == "svd":
         U, S, Vh = safe_svd(A)
         X, rank = _svd_solve(U, S, Vh, B, rcond)
+    elif method == "qr" and not (torch.is_grad_enabled() and (A.requires_grad or
+                                                             b.requires_grad)):
+        X, rank, S = _qr_solve_no_grad(A, B, rcond)
     elif method == "qr":
         tall = m >= n
         Q, R = torch.linalg.qr(A if tall else A.mT)
