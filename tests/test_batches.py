@@ -24,6 +24,12 @@ def test_uneven_batches_helper_covers_everything():
     assert torch.equal(torch.cat([p[0] for p in parts]), X)
 
 
+def test_a_tuple_is_one_batch_and_a_list_is_many():
+    X1, X2 = torch.randn(3, 2), torch.randn(5, 2)
+    assert [b[0].shape[0] for b in as_batches([X1, X2], fn="f")] == [3, 5]
+    assert [len(b) for b in as_batches((X2, torch.zeros(5)), fn="f")] == [2]
+
+
 def test_generator_is_one_pass():
     X = torch.randn(4, 2)
     batches = as_batches((x for x in [X, X]), fn="fit")

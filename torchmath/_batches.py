@@ -1,9 +1,10 @@
 """Turn what a user passes to ``fit`` into a stream of batches.
 
-``fit(data)`` accepts a tensor ``X``, a pair ``(X, y)`` (or any tuple of tensors with
-the same number of rows), or any iterable of batches: a ``DataLoader``, a list, a
-generator. Every form becomes an iterable of tuples of tensors, so estimators only
-ever see batches and accumulate sufficient statistics from them.
+``fit(data)`` accepts a tensor ``X``, a pair ``(X, y)`` (or any *tuple* of tensors with
+the same number of rows), or any iterable of batches: a ``DataLoader``, a *list* of
+batches, a generator. A tuple is one batch and a list is many, so ``fit([X1, X2])``
+streams two batches of any lengths. Every form becomes an iterable of tuples of tensors,
+so estimators only ever see batches and accumulate sufficient statistics from them.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class Batches:
     """A re-iterable view of ``data`` as tuples of tensors.
 
     Args:
-        data: a tensor, a tuple/list of tensors sharing their first dimension, or an
-            iterable whose items are tensors or tuples of tensors.
+        data: a tensor, a tuple of tensors sharing their first dimension (one batch), or
+            an iterable (list, DataLoader, generator) whose items are tensors or tuples
+            (or lists, as DataLoaders yield them) of tensors.
         fn: the calling function's name, for error messages.
         arity: if given, the number of tensors each batch must hold (``2`` for ``(X, y)``).
 
@@ -47,7 +49,7 @@ class Batches:
         self.fn = fn
         self.arity = arity
         if isinstance(data, Tensor) or (
-            isinstance(data, tuple | list) and data and all(isinstance(d, Tensor) for d in data)
+            isinstance(data, tuple) and data and all(isinstance(d, Tensor) for d in data)
         ):
             single = _as_tuple(fn, data)
             if len(single) > 1:
