@@ -245,7 +245,8 @@ def js_divergence(*, p_probs: Tensor | None = None, p_logits: Tensor | None = No
     log_m = torch.logaddexp(log_p, log_q) - math.log(2.0)
     kl_pm = (plogq(p, log_p) - plogq(p, log_m)).sum(dim)
     kl_qm = (plogq(q, log_q) - plogq(q, log_m)).sum(dim)
-    return 0.5 * (kl_pm + kl_qm) / scale
+    # JS >= 0; rounding in log m can leave -1e-17 where p == q.
+    return (0.5 * (kl_pm + kl_qm)).clamp_min(0) / scale
 
 
 # Generators f (convex, f(1) = 0) and the slope lim_{t->inf} f(t)/t for q = 0, p > 0.
