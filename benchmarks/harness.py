@@ -34,8 +34,8 @@ import numpy as np
 import torch
 import torch.utils.benchmark as tbench
 
-__all__ = ["Case", "Peer", "Result", "Workload", "measure", "register", "registry",
-           "run_case", "to_numpy"]
+__all__ = ["ARRAY_API_REASON", "ArrayAPIPeer", "Case", "Peer", "Result", "Workload", "measure",
+           "register", "registry", "run_case", "to_numpy"]
 
 SIZES = ("tiny", "quick", "full")
 
@@ -64,6 +64,24 @@ class Peer:
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+
+class ArrayAPIPeer(Peer):
+    """scikit-learn with ``array_api_dispatch=True``, fed torch tensors: what a user gets
+    without changing libraries. Available only when SciPy's array-API support is on
+    (``SCIPY_ARRAY_API=1`` set before SciPy was imported; ``benchmarks/__init__.py``
+    sets it)."""
+
+    def available(self) -> bool:
+        try:
+            import sklearn
+            with sklearn.config_context(array_api_dispatch=True):
+                return True
+        except (ImportError, RuntimeError):
+            return False
+
+
+ARRAY_API_REASON = "SCIPY_ARRAY_API=1 set before SciPy is imported (scikit-learn array API)"
 
 
 @dataclass

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import torch
 
-from benchmarks.harness import Peer, Workload, register, to_numpy
+from benchmarks.harness import ARRAY_API_REASON, ArrayAPIPeer, Peer, Workload, register, to_numpy
 from torchmath.probability import GaussianMixture
 
 
@@ -54,6 +54,24 @@ def run_sklearn(state):
     return gm.lower_bound_
 
 
+def prepare_array_api(state):
+    start = {key: torch.from_numpy(v) for key, v in state["start"].items()}
+    return {"X": torch.from_numpy(state["X_np"]), "start": start, "params": state["params"]}
+
+
+def run_sklearn_array_api(peer_state):
+    import sklearn
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture as SkGMM
+    p = peer_state["params"]
+    with warnings.catch_warnings(), sklearn.config_context(array_api_dispatch=True):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # init_params must be array-API capable; the given start overrides it anyway.
+        gm = SkGMM(p["k"], covariance_type="full", max_iter=p["iters"], tol=0.0,
+                   init_params="random_from_data", **peer_state["start"]).fit(peer_state["X"])
+    return gm.lower_bound_
+
+
 def check(ours, theirs, state):
     """Relative gap between the final mean log-likelihood bounds."""
     ours = float(to_numpy(ours))
@@ -77,7 +95,11 @@ register(Workload(
     setup=setup,
     run=run_torchmath,
     peers=[Peer("scikit-learn", run_sklearn, requires=("sklearn",), goal=0.1,
-                options="same start, tol=0, same iteration count")],
+                options="same start, tol=0, same iteration count"),
+           ArrayAPIPeer("scikit-learn array API (torch)", run_sklearn_array_api,
+                        prepare=prepare_array_api, requires=("sklearn", "scipy"),
+                        options="array_api_dispatch=True, torch CPU tensors; needs "
+                                + ARRAY_API_REASON)],
     check=check,
     tolerance=1e-8,
     flops=flops,

@@ -22,26 +22,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmarks.harness import Peer, Workload, register, to_numpy
+from benchmarks.harness import ARRAY_API_REASON, ArrayAPIPeer, Peer, Workload, register, to_numpy
 from torchmath.linalg import PCA
 
 SKLEARN_SOLVER = {"full": "full", "covariance": "covariance_eigh", "randomized": "randomized"}
 
 
-class ArrayAPIPeer(Peer):
-    """scikit-learn with ``array_api_dispatch=True``; available only when SciPy's own
-    array-API support is on (``SCIPY_ARRAY_API=1`` set before SciPy was imported)."""
-
-    def available(self) -> bool:
-        try:
-            import sklearn
-            with sklearn.config_context(array_api_dispatch=True):
-                return True
-        except (ImportError, RuntimeError):
-            return False
-
-
-ARRAY_API_REASON = "SCIPY_ARRAY_API=1 set before SciPy is imported (scikit-learn array API)"
 
 
 def setup(params, device):

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmarks.harness import Peer, Workload, register, to_numpy
-from benchmarks.workloads.pca import ARRAY_API_REASON, ArrayAPIPeer
+from benchmarks.harness import ARRAY_API_REASON, ArrayAPIPeer, Peer, Workload, register, to_numpy
 from torchmath.linalg import RidgeRegression
 
 N_ALPHAS = 50
