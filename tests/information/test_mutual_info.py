@@ -75,6 +75,43 @@ def test_ksg_equals_sklearn_estimator_exactly():
             assert_close(ksg_mutual_information(Xs[:, j], y, k=k), ref, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["normal", "heavy", "tied", "dependent", "constant_half"])
+def test_ksg_neighbour_search_exact_against_brute_force(kind, dtype):
+    """The strip search (certified windows + exact fallback) equals an n x n brute force,
+    bit for bit, on tails, ties, near-functional dependence and tiny samples."""
+    from torchmath.information._ksg import count_within_sorted, kth_maxnorm_1d
+    g = torch.Generator().manual_seed(len(kind))
+    for n, k in ((2, 1), (5, 4), (37, 3), (900, 3), (1300, 7)):
+        x, y = torch.randn(2, 3, n, generator=g, dtype=torch.float64)
+        if kind == "heavy":
+            x, y = x ** 3, torch.exp(2 * y)
+        elif kind == "tied":
+            x, y = x.round(), (2 * y).round()
+        elif kind == "dependent":
+            y = x + 1e-3 * y
+        elif kind == "constant_half":
+            x[:, : n // 2] = 0.5
+        xs, order = x.to(dtype).sort(-1)
+        ys = y.to(dtype).gather(-1, order)
+        d = torch.maximum((xs[..., :, None] - xs[..., None, :]).abs(),
+                          (ys[..., :, None] - ys[..., None, :]).abs())
+        eps = kth_maxnorm_1d(xs, ys, k)
+        assert torch.equal(eps, d.sort(-1).values[..., k]), (n, k)
+        r = torch.nextafter(eps, torch.zeros_like(eps))
+        ny = count_within_sorted(ys.sort(-1).values, ys, r)
+        assert torch.equal(ny, ((ys[..., :, None] - ys[..., None, :]).abs()
+                                <= r[..., None]).sum(-1))
+
+
+def test_ksg_equals_sklearn_estimator_on_ties():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 30, (800,), generator=g).double()
+    y = x + torch.randint(0, 5, (800,), generator=g).double()
+    for k in (1, 3, 5):
+        ref = _compute_mi_cc(x.numpy(), y.numpy(), k)
+        assert_close(ksg_mutual_information(x, y, k=k), ref, rtol=0, atol=1e-12)
+
+
 def test_mutual_info_scores_match_sklearn_regression_and_classif():
     X, y = _data()
     ours = mutual_info_scores(X, y)

@@ -165,12 +165,15 @@ def _ksg_batched(x: Tensor, y: Tensor, k: int) -> Tensor:
     n = x.shape[1]
     if x.shape[-1] == 1 and y.shape[-1] == 1:
         x1, y1 = x[..., 0], y[..., 0]
-        order = x1.argsort(-1)
-        xs, ys = x1.gather(-1, order), y1.gather(-1, order)
-        eps = kth_maxnorm_1d(xs, ys, k)
+        xs, order = x1.sort(-1)
+        ys = y1.gather(-1, order)
+        oy = ys.argsort(dim=-1)
+        eps = kth_maxnorm_1d(xs, ys, k, y_order=oy)
         r = torch.nextafter(eps, torch.zeros_like(eps))
+        # Centres in sorted order for both counts (the searches run several times faster).
         nx = count_within_sorted(xs, xs, r)
-        ny = count_within_sorted(ys.sort(-1).values, ys, r)
+        ysy = ys.gather(-1, oy)
+        ny = count_within_sorted(ysy, ysy, r.gather(-1, oy))
     else:
         eps = kth_maxnorm_nd(x, y, k)
         r = torch.nextafter(eps, torch.zeros_like(eps))
@@ -205,8 +208,9 @@ def ksg_mutual_information(x: Tensor, y: Tensor, k: int = 3, *, clip: bool = Tru
     and adding its 1e-10 jitter) to rounding.
 
     For 1-D variables no :math:`n \times n` matrix is formed: the joint neighbour search
-    runs in certified windows of the x-sorted samples and the marginal counts are exact
-    searches in sorted values, checked exactly (see ``torchmath/information/_ksg.py``).
+    runs in y-sorted windows of x-sorted strips, certified exact (with an exact sorted-window
+    search where a certificate fails), and the marginal counts are searches in sorted
+    values, checked exactly (see ``torchmath/information/_ksg.py``).
     Multi-dimensional variables use chunked ``torch.cdist`` with the max-norm. The
     estimate is a step function of the data: it has no useful gradient.
 
