@@ -27,6 +27,7 @@ from torchmath.optim.proximal import prox_elastic_net
 __all__ = ["LogisticRegression", "logistic_loss"]
 
 PENALTIES = ("none", "l2", "l1", "elasticnet")
+_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 SOLVERS = ("newton", "lbfgs", "fista")
 
 
@@ -346,10 +347,15 @@ class LogisticRegression(Estimator):
                 if validating() and int(yb.min()) < 0:
                     raise fail(fn, "y", "to hold class labels 0..K-1", f"label {int(yb.min())}")
                 kmax = max(kmax, int(yb.max()))
-        if d is None:
-            raise fail(fn, "data", "at least one batch", "no batches")
         counts = all_reduce_sum(torch.tensor([float(n)], dtype=torch.float64), sync=sync)
-        kmax_all = all_reduce([torch.tensor([kmax], dtype=torch.int64)], "max", sync=sync)[0]
+        # A rank with no batches at all learns d and the dtype from the others.
+        code = -1 if dtype is None else _DTYPES.index(dtype) if dtype in _DTYPES else -2
+        meta = torch.tensor([kmax, -1 if d is None else d, code], dtype=torch.int64)
+        kmax_all, d_all, code_all = all_reduce([meta], "max", sync=sync)[0].tolist()
+        if d is None:
+            if d_all < 0 or code_all < 0:
+                raise fail(fn, "data", "at least one batch", "no batches")
+            d, dtype, device = d_all, _DTYPES[code_all], torch.device("cpu")
         n_total, n_classes = int(counts), int(kmax_all) + 1
         if n_classes < 2:
             raise fail(fn, "y", "labels of at least two classes 0..K-1", f"{n_classes} class")
@@ -426,13 +432,16 @@ class LogisticRegression(Estimator):
         a more exact Hessian (all rows, then float64); backtracking steps refresh it.
         """
         rows, D = theta.shape
-        # Hessian levels: (low_precision, stride), cheapest first.
+        # Hessian levels: (low_precision, stride), cheapest first. Small problems (a
+        # Hessian of under ~4M multiply-adds) take plain exact Newton steps.
         levels = [(False, 1)]
-        if theta.dtype == torch.float64:
-            levels.insert(0, (True, 1))
-        stride = min(4, obj.n // (64 * rows * D))
-        if stride > 1:
-            levels.insert(0, (levels[0][0], stride))
+        reuse = obj.n * (rows * D) ** 2 >= 2**22
+        if reuse:
+            if theta.dtype == torch.float64:
+                levels.insert(0, (True, 1))
+            stride = min(4, obj.n // (64 * rows * D))
+            if stride > 1:
+                levels.insert(0, (levels[0][0], stride))
         level = 0
         loss, grad, zs = obj.value_and_grad(theta)
         gmax = float(grad.abs().max())
@@ -465,7 +474,7 @@ class LogisticRegression(Estimator):
             ratio = new_gmax / gmax
             if fresh and t == 1.0 and ratio > 0.5 and level + 1 < len(levels):
                 level += 1  # a fresh full Newton step should shrink the gradient more
-            if t < 1.0 or ratio > _REUSE_RATIO:
+            if t < 1.0 or ratio > _REUSE_RATIO or not reuse:
                 L = None  # refresh the Hessian for the next step
             fresh, gmax = False, new_gmax
         return theta, it
