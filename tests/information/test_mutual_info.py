@@ -191,6 +191,12 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: ksg_mutual_information(x, x, k=10), "k")
     assert_raises_naming(ValueError, lambda: ksg_mutual_information(x, x[:9]), "x", "y")
     assert_raises_naming(ValueError, lambda: mutual_info_scores(x[:, None], x, k=12), "k")
+    nan = x.clone()
+    nan[3] = math.nan
+    assert_raises_naming(ValueError, lambda: ksg_mutual_information(nan, x), "x")
+    assert_raises_naming(ValueError, lambda: ksg_mutual_information(x, nan * math.inf), "y")
+    assert_raises_naming(ValueError, lambda: mutual_info_scores(nan[:, None], x), "X")
+    assert_raises_naming(ValueError, lambda: mutual_info_scores(x[:, None], nan), "y")
     assert_raises_naming(ValueError, lambda: mutual_info_scores(x[:, None], x, noise=-1.0),
                          "noise")
     assert_raises_naming(ValueError, lambda: select_features(x[:, None], x, 2), "k")

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from torchmath._validation import (
     check_choice,
+    check_finite,
     check_floating,
     check_int,
     check_matrix_square,
@@ -229,7 +230,7 @@ def ksg_mutual_information(x: Tensor, y: Tensor, k: int = 3, *, clip: bool = Tru
         The estimated mutual information.
 
     Raises:
-        ValueError: different numbers of samples, or ``k >= n``.
+        ValueError: different numbers of samples, ``k >= n``, or NaN/infinite samples.
 
     Example:
         >>> import torch
@@ -243,8 +244,8 @@ def ksg_mutual_information(x: Tensor, y: Tensor, k: int = 3, *, clip: bool = Tru
     Phys. Rev. E 69, eq. (8).
     """
     fn = "ksg_mutual_information"
-    x = _as_samples(fn, "x", x)
-    y = _as_samples(fn, "y", y)
+    x = check_finite(fn, "x", _as_samples(fn, "x", x))
+    y = check_finite(fn, "y", _as_samples(fn, "y", y))
     check_same_size(fn, ("x", "y"), (x, y), dim=-2)
     scale = log_base(fn, base)
     n = x.shape[-2]
@@ -339,7 +340,8 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
         The per-feature mutual information in nats.
 
     Raises:
-        ValueError: mismatched rows, or ``k`` not smaller than the number of samples.
+        ValueError: mismatched rows, ``k`` not smaller than the number of samples, or
+            NaN/infinite values.
 
     Example:
         >>> import torch
@@ -355,7 +357,9 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     fn = "mutual_info_scores"
     check_floating(fn, "X", X)
     check_ndim(fn, "X", X, ndim=2)
+    check_finite(fn, "X", X)
     check_tensor(fn, "y", y)
+    check_finite(fn, "y", y)
     check_ndim(fn, "y", y, ndim=1)
     check_same_size(fn, ("X", "y"), (X, y))
     _check_k(fn, k, X.shape[0])
