@@ -51,6 +51,7 @@ def solve_lp(c: Tensor, G: Tensor, h: Tensor, A: Tensor | None = None, b: Tensor
         TypeError: an argument is not a floating tensor, or dtypes differ.
 
     Example:
+        >>> import torch
         >>> c = torch.tensor([-1.0, -2.0], dtype=torch.float64)
         >>> G = torch.tensor([[1.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], dtype=torch.float64)
         >>> h = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
