@@ -50,9 +50,3 @@ def rng() -> np.random.Generator:
 def generator() -> torch.Generator:
     """A seeded torch CPU generator."""
     return torch.Generator().manual_seed(0)
-
-
-@pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace):
-    doctest_namespace["torch"] = torch
-    doctest_namespace["torchmath"] = __import__("torchmath")
