@@ -271,7 +271,7 @@ def _ceiling_fraction(workload: Workload, case: Case, seconds: float,
         fraction = gflops / peak if peak else None
     if workload.bytes_moved is not None:
         gbs = workload.bytes_moved(case.params) / seconds / 1e9
-        peak = (ceilings or {}).get("copy_gbytes_s")
+        peak = (ceilings or {}).get("memory_gbytes_s")
         if fraction is None and peak:
             fraction = gbs / peak
     return gflops, gbs, fraction

@@ -83,7 +83,7 @@ def check(ours, theirs, state):
 
 
 def _cases(n, d, k):
-    return [{"n": n, "d": d, "k": k, "solver": s} for s in SKLEARN_SOLVER]
+    return [{"n": n, "d": d, "k": k, "solver": s, "dtype": "float32"} for s in SKLEARN_SOLVER]
 
 
 register(Workload(
