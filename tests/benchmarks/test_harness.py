@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -77,6 +78,38 @@ def test_every_workload_runs_and_agrees_at_tiny_size(name):
     for params in workload.cases["tiny"]:
         for row in run_case(workload, Case(params), CPU, timed=False):
             assert row.status in ("ok", "unavailable", "no peer"), (row.status, row.note)
+
+
+def _perturb(answer):
+    """A deliberately wrong answer: every floating value moved by 10% + 1."""
+    if isinstance(answer, torch.Tensor):
+        return answer * 1.1 + 1 if answer.is_floating_point() else answer + 1
+    if isinstance(answer, np.ndarray | float | np.floating):
+        return answer * 1.1 + 1
+    if isinstance(answer, tuple) and hasattr(answer, "_fields"):  # a NamedTuple
+        return type(answer)(*(_perturb(a) for a in answer))
+    if isinstance(answer, tuple | list):
+        return type(answer)(_perturb(a) for a in answer)
+    if isinstance(answer, dict):
+        return {k: _perturb(v) for k, v in answer.items()}
+    return answer
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_every_workload_check_rejects_a_wrong_answer(name):
+    """Each workload's accuracy check reports a deliberately wrong answer as a failure,
+    against every available peer (or, without one, against its own check)."""
+    workload = registry()[name]
+    params = workload.cases["tiny"][0]
+    state = workload.setup(params, CPU)
+    wrong = _perturb(workload.run(state))
+    tol = workload.tol(params)
+    peers = [p for p in workload.peers if p.available()]
+    if not peers:
+        assert not workload.check(wrong, None, state) <= tol
+    for peer in peers:
+        theirs = peer.run(peer.prepare(state))
+        assert not workload.check(wrong, theirs, state) <= tol, peer.name
 
 
 def test_command_line_writes_reports(tmp_path, capsys):
