@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     devices = _devices(args.device)
     budget = args.budget if args.budget is not None else \
-        {"tiny": 0.0, "quick": 0.4, "full": 2.0}[args.size]
+        {"tiny": 0.0, "quick": 0.3, "full": 2.0}[args.size]
 
     try:
         from tqdm import tqdm

@@ -129,6 +129,9 @@ class Workload:
     scaling: str | None = None
     devices: tuple[str, ...] = ("cpu", "cuda")
     description: str = ""
+    #: Measure peak resident memory of each side in a fresh process (CPU only), for
+    #: workloads whose point is memory (streaming fits).
+    memory_in_subprocess: bool = False
 
     def tol(self, params: dict[str, Any]) -> float:
         return self.tolerance(params) if callable(self.tolerance) else self.tolerance
@@ -257,6 +260,7 @@ class Result:
     gbytes_s: float | None = None
     ceiling_fraction: float | None = None
     peak_mb: float | None = None
+    peer_peak_mb: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     note: str = ""
 
@@ -275,6 +279,23 @@ def _ceiling_fraction(workload: Workload, case: Case, seconds: float,
         if fraction is None and peak:
             fraction = gbs / peak
     return gflops, gbs, fraction
+
+
+def subprocess_peak_mb(workload: Workload, case: Case, side: str) -> float | None:
+    """Peak resident MB of one side (``"torchmath"`` or a peer's name) of a case, run
+    alone in a fresh Python process (see ``benchmarks/_peak.py``)."""
+    import json
+    import subprocess
+    import sys
+
+    try:
+        module = workload.run.__module__
+        out = subprocess.run([sys.executable, "-m", "benchmarks._peak", module, workload.name,
+                              json.dumps(case.params), side], capture_output=True,
+                             text=True, check=True, timeout=600)
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"])
+    except (subprocess.SubprocessError, ValueError, KeyError, IndexError):
+        return None
 
 
 def run_case(workload: Workload, case: Case, device: torch.device, *,
@@ -301,10 +322,13 @@ def run_case(workload: Workload, case: Case, device: torch.device, *,
                        + "\n" + traceback.format_exc(limit=3))]
     own_gap = workload.check(ours, None, state)
     rows: list[Result] = []
+    isolate = workload.memory_in_subprocess and timed and device.type == "cpu"
+    peak_mb = subprocess_peak_mb(workload, case, "torchmath") if isolate else \
+        None if mem.peak_bytes is None else mem.peak_bytes / 2**20
     common = dict(base, ours_s=timing.median if timing else None,
                   ours_iqr_s=timing.iqr if timing else None,
                   repeats=timing.repeats if timing else None, tolerance=tol,
-                  peak_mb=None if mem.peak_bytes is None else mem.peak_bytes / 2**20)
+                  peak_mb=peak_mb)
     if timing:
         gflops, gbs, frac = _ceiling_fraction(workload, case, timing.median, ceilings)
         common.update(gflops=gflops, gbytes_s=gbs, ceiling_fraction=frac)
@@ -331,6 +355,8 @@ def run_case(workload: Workload, case: Case, device: torch.device, *,
             continue
         row = Result(**common, peer=peer.name, status="ok", gap=gap, goal=peer.goal,
                      note=peer.options)
+        if isolate:
+            row.peer_peak_mb = subprocess_peak_mb(workload, case, peer.name)
         if not gap <= tol:  # NaN counts as a failure too
             row.status = "accuracy failure"
         elif peer_timing:

@@ -54,7 +54,8 @@ def _rows(results: Sequence[Result]) -> list[list[str]]:
         ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x"
         rows.append([r.workload, r.case, r.device, _fmt_time(r.ours_s), r.peer,
                      _fmt_time(r.peer_s), ratio, _verdict(r), _fmt(r.gap, ".1e"), ceiling,
-                     _fmt(r.peak_mb, ".0f")])
+                     _fmt(r.peak_mb, ".0f") + ("" if r.peer_peak_mb is None
+                                               else f" (peer {r.peer_peak_mb:.0f})")])
     return rows
 
 

@@ -131,3 +131,10 @@ def test_cuda_without_gpu_exits_cleanly(capsys):
         main(["--device", "cuda"])
     assert info.value.code == 0
     assert "no CUDA device" in capsys.readouterr().out
+
+
+def test_peak_memory_in_a_fresh_process():
+    workload = registry()["streaming_pca"]
+    from benchmarks.harness import subprocess_peak_mb
+    peak = subprocess_peak_mb(workload, Case(workload.cases["tiny"][0]), "torchmath")
+    assert peak is not None and peak > 1.0
