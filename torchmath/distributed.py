@@ -14,7 +14,11 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["all_gather_rows", "all_reduce", "all_reduce_sum", "should_sync", "world_size"]
+__all__ = ["agree_layout", "all_gather_rows", "all_reduce", "all_reduce_sum", "should_sync",
+           "world_size"]
+
+#: Floating dtypes from narrow to wide: a max-reduction of the index picks the widest.
+_DTYPE_ORDER = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def should_sync(sync: bool | None = None, process_group=None) -> bool:
@@ -79,6 +83,28 @@ def all_reduce_sum(*tensors: Tensor, sync: bool | None = None, process_group=Non
     """
     out = all_reduce(tensors, "sum", sync=sync, process_group=process_group)
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def agree_layout(sizes: Sequence[int], dtype: torch.dtype | None, *, sync: bool | None = None,
+                 process_group=None) -> tuple[list[int], torch.dtype | None]:
+    """The largest of each size and the widest floating dtype over all processes.
+
+    A process that saw no data passes the sizes it cannot know as 0 (or -1) and ``dtype``
+    ``None``, and learns them from the others; every process must call it, so the
+    collectives that follow match. One small max-reduction. Without a process group (or
+    with ``sync=False``) the inputs come back unchanged.
+
+    >>> import torch
+    >>> agree_layout([3, 2], torch.float64)
+    ([3, 2], torch.float64)
+    """
+    if not should_sync(sync, process_group):
+        return list(sizes), dtype
+    code = _DTYPE_ORDER.index(dtype) + 1 if dtype in _DTYPE_ORDER else 0
+    meta = torch.tensor([*sizes, code], dtype=torch.int64)
+    (meta,) = all_reduce([meta], "max", sync=sync, process_group=process_group)
+    *values, code = (int(v) for v in meta.tolist())
+    return values, _DTYPE_ORDER[code - 1] if code else None
 
 
 def all_gather_rows(x: Tensor, *, sync: bool | None = None, process_group=None) -> Tensor:

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from torchmath._batches import Batches, as_batches, row_chunks
 from torchmath._validation import check_finite, check_floating, check_ndim, fail, validating
-from torchmath.distributed import all_reduce, should_sync, world_size
+from torchmath.distributed import agree_layout, should_sync, world_size
 from torchmath.linalg.scatter import ScatterMatrix
 
 __all__ = ["Stream", "accumulate", "batches_xy", "check_features", "check_finite_via"]
@@ -21,8 +21,6 @@ __all__ = ["Stream", "accumulate", "batches_xy", "check_features", "check_finite
 #: each chunk's X^T X still runs at matrix-product speed.
 CHUNK_BYTES = 8 * 2**20
 
-_DTYPE_CODES = {torch.float16: 1, torch.bfloat16: 2, torch.float32: 3, torch.float64: 4}
-_CODE_DTYPES = {v: k for k, v in _DTYPE_CODES.items()}
 
 
 @dataclass
@@ -82,18 +80,6 @@ def batches_xy(data: Any, y: Tensor | None, *, fn: str, need_y: bool
     return batches, gen()
 
 
-def _exchange_layout(cols: int, n_targets: int, y_1d: bool, dtype: torch.dtype | None,
-                     device: torch.device, sync, process_group) -> tuple[int, int, bool, Any]:
-    # Ranks that saw no data learn the layout (and dtype) from the others: one small
-    # max-reduction that every rank makes, so the collectives always match.
-    code = _DTYPE_CODES.get(dtype, 0) if dtype is not None else 0
-    meta = torch.tensor([cols, n_targets, int(y_1d), code], dtype=torch.float64,
-                        device=device)
-    (meta,) = all_reduce([meta], "max", sync=sync, process_group=process_group)
-    cols, n_targets, y_flag, code = (int(v) for v in meta.tolist())
-    return cols, n_targets, bool(y_flag), _CODE_DTYPES.get(code)
-
-
 def accumulate(data: Any, y: Tensor | None = None, *, fn: str, need_y: bool,
                device: torch.device, sync: bool | None = None, process_group=None,
                n_features: int | None = None,
@@ -136,8 +122,10 @@ def accumulate(data: Any, y: Tensor | None = None, *, fn: str, need_y: bool,
     n_targets = n_targets or 0
     if should_sync(sync, process_group) and world_size(process_group) > 1:
         dtype = stats.mean.dtype if stats is not None and stats.mean is not None else None
-        cols_all, n_targets, y_1d, dtype = _exchange_layout(
-            cols or 0, n_targets, y_1d, dtype, device, sync, process_group)
+        # Ranks that saw no data learn the layout (and dtype) from the others.
+        (cols_all, n_targets, y_flag), dtype = agree_layout(
+            [cols or 0, n_targets, int(y_1d)], dtype, sync=sync, process_group=process_group)
+        y_1d = bool(y_flag)
         if cols_all == 0:
             raise fail(fn, "data", "at least one row on some process", "no rows on any")
         if stats is None:

@@ -21,13 +21,12 @@ from torchmath._validation import (
     fail,
     validating,
 )
-from torchmath.distributed import all_reduce, all_reduce_sum
+from torchmath.distributed import agree_layout, all_reduce_sum
 from torchmath.optim.proximal import prox_elastic_net
 
 __all__ = ["LogisticRegression", "logistic_loss"]
 
 PENALTIES = ("none", "l2", "l1", "elasticnet")
-_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 SOLVERS = ("newton", "lbfgs", "fista")
 
 
@@ -349,13 +348,12 @@ class LogisticRegression(Estimator):
                 kmax = max(kmax, int(yb.max()))
         counts = all_reduce_sum(torch.tensor([float(n)], dtype=torch.float64), sync=sync)
         # A rank with no batches at all learns d and the dtype from the others.
-        code = -1 if dtype is None else _DTYPES.index(dtype) if dtype in _DTYPES else -2
-        meta = torch.tensor([kmax, -1 if d is None else d, code], dtype=torch.int64)
-        kmax_all, d_all, code_all = all_reduce([meta], "max", sync=sync)[0].tolist()
+        (kmax_all, d_all), dtype_all = agree_layout([kmax, -1 if d is None else d], dtype,
+                                                    sync=sync)
         if d is None:
-            if d_all < 0 or code_all < 0:
+            if d_all < 0 or dtype_all is None:
                 raise fail(fn, "data", "at least one batch", "no batches")
-            d, dtype, device = d_all, _DTYPES[code_all], torch.device("cpu")
+            d, dtype, device = d_all, dtype_all, torch.device("cpu")
         n_total, n_classes = int(counts), int(kmax_all) + 1
         if n_classes < 2:
             raise fail(fn, "y", "labels of at least two classes 0..K-1", f"{n_classes} class")

@@ -20,8 +20,8 @@ from torchmath._validation import (
     check_shape,
     fail,
 )
+from torchmath.distributed import agree_layout
 from torchmath.linalg import ScatterMatrix
-from torchmath.probability._sync import agree
 
 __all__ = ["BayesianLinearRegression"]
 
@@ -118,8 +118,9 @@ class BayesianLinearRegression(Estimator):
             if local is None:
                 local = ScatterMatrix(Z.shape[1], dtype=Z.dtype, device=Z.device)
             local.update(Z.detach())
-        (dim,), dtype = agree([0 if local is None else local.dim],
-                              None if local is None else local.mean.dtype, sync=sync)
+        (dim,), dtype = agree_layout([0 if local is None else local.dim],
+                                     None if local is None else local.mean.dtype, sync=sync)
+        dtype = dtype or torch.get_default_dtype()
         if dim == 0:
             raise fail(fn, "data", "at least one sample", "no samples")
         if local is None:

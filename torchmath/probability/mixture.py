@@ -22,8 +22,7 @@ from torchmath._validation import (
     check_shape,
     fail,
 )
-from torchmath.distributed import all_gather_rows, all_reduce_sum
-from torchmath.probability._sync import agree
+from torchmath.distributed import agree_layout, all_gather_rows, all_reduce_sum
 
 __all__ = ["GaussianMixture"]
 
@@ -352,8 +351,9 @@ class GaussianMixture(Estimator):
                        "the data once per iteration", "a one-shot iterator", TypeError)
         g = torch.Generator().manual_seed(self.seed)
         rows, keys, n_local = self._sample(self._check_batches(fn, data))
-        (d,), dtype = agree([0 if rows is None else rows.shape[1]],
-                            None if rows is None else rows.dtype, sync=sync)
+        (d,), dtype = agree_layout([0 if rows is None else rows.shape[1]],
+                                   None if rows is None else rows.dtype, sync=sync)
+        dtype = dtype or torch.get_default_dtype()
         device = self.weights.device if rows is None else rows.device
         if rows is None:
             rows = torch.zeros(0, d, dtype=dtype, device=device)

@@ -21,8 +21,7 @@ from torchmath._validation import (
     check_shape,
     fail,
 )
-from torchmath.distributed import all_reduce_sum
-from torchmath.probability._sync import agree
+from torchmath.distributed import agree_layout, all_reduce_sum
 
 __all__ = ["BernoulliNaiveBayes", "GaussianNaiveBayes", "MultinomialNaiveBayes"]
 
@@ -99,7 +98,8 @@ class _NaiveBayes(Estimator):
         else:
             k, d = stats[self._stat_names[1]].shape
             dtype, device = stats["count"].dtype, stats["count"].device
-        (k, d), dtype = agree([k, d], dtype, sync=sync)
+        (k, d), dtype = agree_layout([k, d], dtype, sync=sync)
+        dtype = dtype or torch.get_default_dtype()
         if k == 0:
             raise fail(fn, "data", "at least one labelled sample", "no samples")
         if stats is None:
