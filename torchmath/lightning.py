@@ -61,14 +61,19 @@ class EstimatorModule(pl.LightningModule):
 
     Example:
         >>> import torch, pytorch_lightning as pl
-        >>> est = _ExampleMean()
-        >>> loader = torch.utils.data.DataLoader(torch.arange(8.0).reshape(4, 2), batch_size=3)
+        >>> from torchmath.linalg import LinearRegression
+        >>> X = torch.tensor([[0.0, 1.0], [1.0, 0.0], [2.0, 3.0], [3.0, 1.0]],
+        ...                  dtype=torch.float64)
+        >>> y = X @ torch.tensor([1.0, 2.0], dtype=torch.float64) + 3
+        >>> loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y),
+        ...                                      batch_size=3)
+        >>> est = LinearRegression()
         >>> trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False,
         ...                      enable_checkpointing=False, enable_progress_bar=False,
         ...                      enable_model_summary=False)
         >>> trainer.fit(EstimatorModule(est), train_dataloaders=loader)
-        >>> est.mean
-        tensor([3., 4.])
+        >>> est.coef.round(decimals=6), est.intercept.round(decimals=6)
+        (tensor([1., 2.], dtype=torch.float64), tensor(3., dtype=torch.float64))
     """
 
     def __init__(self, estimator: nn.Module, *, fit_kwargs: dict[str, Any] | None = None):
@@ -99,21 +104,3 @@ class EstimatorModule(pl.LightningModule):
         X = batch if isinstance(batch, torch.Tensor) else batch[0]
         predict = getattr(self.estimator, "predict", None) or self.estimator
         return predict(X)
-
-
-class _ExampleMean(nn.Module):
-    """A tiny streaming mean estimator for the doctest above."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(0))
-
-    def fit(self, data):
-        from torchmath.linalg import ScatterMatrix
-
-        acc = None
-        for batch in data:
-            acc = acc or ScatterMatrix(batch.shape[-1])
-            acc.update(batch)
-        self.mean = acc.all_reduce().mean
-        return self
