@@ -14,6 +14,7 @@ __all__ = [
     "assert_close",
     "assert_raises_naming",
     "check_gradients",
+    "rand_simplex",
     "rand_spd",
     "state_dict_round_trip",
     "tolerance",
@@ -82,6 +83,12 @@ def rand_spd(*shape: int, d: int, dtype=torch.float64, device="cpu", ridge: floa
     """Random symmetric positive-definite matrices of shape ``(*shape, d, d)``."""
     A = torch.randn(*shape, d, d, dtype=dtype, generator=generator).to(device)
     return A @ A.mT / d + ridge * torch.eye(d, dtype=dtype, device=device)
+
+
+def rand_simplex(*shape: int, dtype=torch.float64) -> Tensor:
+    """Random probability vectors along the last dimension, every entry >= ~0.05 / d."""
+    p = torch.rand(*shape, dtype=torch.float64) + 0.05
+    return (p / p.sum(-1, keepdim=True)).to(dtype)
 
 
 def uneven_batches(*tensors: Tensor, n_batches: int = 7) -> list[tuple[Tensor, ...]]:

@@ -21,7 +21,13 @@ from torch.distributions import (
     StudentT,
 )
 
-from tests.helpers import assert_close, assert_raises_naming, check_gradients, rand_spd
+from tests.helpers import (
+    assert_close,
+    assert_raises_naming,
+    check_gradients,
+    rand_simplex,
+    rand_spd,
+)
 from torchmath.information import (
     MonteCarloKL,
     cross_entropy,
@@ -34,13 +40,8 @@ from torchmath.information import (
 )
 
 
-def _simplex(*shape, dtype=torch.float64):
-    p = torch.rand(*shape, dtype=torch.float64) + 0.05
-    return (p / p.sum(-1, keepdim=True)).to(dtype)
-
-
 def test_discrete_kl_matches_rel_entr_all_forms(dtype):
-    p, q = _simplex(3, 5, dtype=dtype), _simplex(3, 5, dtype=dtype)
+    p, q = rand_simplex(3, 5, dtype=dtype), rand_simplex(3, 5, dtype=dtype)
     ref = scipy.special.rel_entr(p.double().numpy(), q.double().numpy()).sum(-1)
     assert_close(kl_divergence(p_probs=p, q_probs=q), ref)
     assert_close(kl_divergence(p_logits=p.log() - 1, q_log_probs=q.log()), ref)
@@ -68,7 +69,7 @@ def test_zeros_give_zero_or_inf_never_nan():
 
 
 def test_cross_entropy_is_entropy_plus_kl_and_torch_loss():
-    p, q = _simplex(4, 6), _simplex(4, 6)
+    p, q = rand_simplex(4, 6), rand_simplex(4, 6)
     assert_close(cross_entropy(p_probs=p, q_probs=q),
                  entropy(probs=p) + kl_divergence(p_probs=p, q_probs=q))
     logits, y = torch.randn(4, 6, dtype=torch.float64), torch.tensor([0, 5, 2, 2])
@@ -78,7 +79,7 @@ def test_cross_entropy_is_entropy_plus_kl_and_torch_loss():
 
 
 def test_f_divergences_against_closed_forms():
-    p, q = _simplex(3, 4), _simplex(3, 4)
+    p, q = rand_simplex(3, 4), rand_simplex(3, 4)
     assert_close(f_divergence(p_probs=p, q_probs=q, f="kl"),
                  kl_divergence(p_probs=p, q_probs=q))
     assert_close(f_divergence(p_probs=p, q_probs=q, f="reverse_kl"),
@@ -192,7 +193,7 @@ def test_mixture_upper_bound():
 
 
 def test_gradients():
-    p, q = _simplex(2, 3), _simplex(2, 3)
+    p, q = rand_simplex(2, 3), rand_simplex(2, 3)
     norm = lambda t: t / t.sum(-1, keepdim=True)  # noqa: E731
     check_gradients(lambda a, b: kl_divergence(p_probs=norm(a), q_probs=norm(b)), p, q)
     check_gradients(lambda a, b: kl_divergence(p_logits=a, q_logits=b), torch.randn(2, 3),

@@ -11,7 +11,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import assert_close, assert_raises_naming, check_gradients, rand_spd
+from tests.helpers import (
+    assert_close,
+    assert_raises_naming,
+    check_gradients,
+    rand_simplex,
+    rand_spd,
+)
 from torchmath.information import (
     conditional_entropy,
     entropy,
@@ -22,13 +28,8 @@ from torchmath.information import (
 )
 
 
-def _simplex(*shape, dtype=torch.float64):
-    p = torch.rand(*shape, dtype=torch.float64) + 0.05
-    return (p / p.sum(-1, keepdim=True)).to(dtype)
-
-
 def test_entropy_matches_scipy_all_forms(dtype):
-    p = _simplex(4, 6, dtype=dtype)
+    p = rand_simplex(4, 6, dtype=dtype)
     ref = scipy.stats.entropy(p.double().numpy(), axis=-1)
     assert_close(entropy(probs=p), ref)
     assert_close(entropy(log_probs=p.log()), ref)
@@ -39,7 +40,7 @@ def test_entropy_matches_scipy_all_forms(dtype):
 
 
 def test_entropy_dim_and_categorical():
-    p = _simplex(5, 3)
+    p = rand_simplex(5, 3)
     assert_close(entropy(probs=p.T, dim=0), torch.distributions.Categorical(p).entropy())
 
 
@@ -55,14 +56,14 @@ def test_zero_probabilities_are_zero_log_zero():
 
 
 def test_self_information_expectation_is_entropy():
-    p = _simplex(3, 5)
+    p = rand_simplex(3, 5)
     assert_close((p * self_information(probs=p)).sum(-1), entropy(probs=p))
     assert_close(self_information(probs=torch.tensor([0.25], dtype=torch.float64).expand(4),
                                   base=2), torch.full((4,), 2.0, dtype=torch.float64))
 
 
 def test_joint_and_conditional_entropy_chain_rule():
-    joint = _simplex(2, 12).reshape(2, 3, 4)
+    joint = rand_simplex(2, 12).reshape(2, 3, 4)
     px, py = joint.sum(-1), joint.sum(-2)
     ref_joint = scipy.stats.entropy(joint.reshape(2, -1).numpy(), axis=-1)
     assert_close(joint_entropy(joint), ref_joint)
@@ -100,12 +101,12 @@ def test_knn_entropy_gaussian_and_formula():
 
 
 def test_gradients():
-    p = _simplex(2, 4)
+    p = rand_simplex(2, 4)
     check_gradients(lambda t: entropy(probs=t / t.sum(-1, keepdim=True)), p)
     check_gradients(lambda t: entropy(logits=t), torch.randn(2, 4))
     check_gradients(lambda t: entropy(log_probs=t.log_softmax(-1)), torch.randn(2, 4))
     check_gradients(lambda t: self_information(logits=t), torch.randn(2, 3))
-    joint = _simplex(2, 6).reshape(2, 2, 3)
+    joint = rand_simplex(2, 6).reshape(2, 2, 3)
     check_gradients(lambda t: joint_entropy(t / t.sum((-2, -1), keepdim=True)), joint)
     check_gradients(lambda t: conditional_entropy(t / t.sum((-2, -1), keepdim=True)), joint)
     A = torch.randn(2, 2, 2, dtype=torch.float64)
