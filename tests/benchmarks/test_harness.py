@@ -138,3 +138,20 @@ def test_peak_memory_in_a_fresh_process():
     from benchmarks.harness import subprocess_peak_mb
     peak = subprocess_peak_mb(workload, Case(workload.cases["tiny"][0]), "torchmath")
     assert peak is not None and peak > 1.0
+
+
+def test_qp_workload_without_qpth_reports_it_unavailable(monkeypatch):
+    """qpth cannot be installed on a fresh machine (README): its QP rows say 'unavailable'
+    and the other peers still run."""
+    import importlib.util
+
+    import benchmarks.harness as harness
+    real = importlib.util.find_spec
+    monkeypatch.setattr(harness.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "qpth" else real(name, *a))
+    workload = registry()["qp_batch"]
+    rows = run_case(workload, Case(workload.cases["tiny"][0]), CPU, timed=False)
+    qpth = [r for r in rows if r.peer == "qpth"]
+    assert len(qpth) == 1 and qpth[0].status == "unavailable"
+    assert "qpth" in qpth[0].note
+    assert any(r.peer != "qpth" and r.status == "ok" for r in rows)
