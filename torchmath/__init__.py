@@ -13,7 +13,7 @@ Lightning callbacks live in :mod:`torchmath.callbacks` and torchmetrics metrics 
 stays light.
 """
 
-from torchmath._estimator import NotFittedError
+from torchmath._estimator import ConvergenceWarning, NotFittedError
 from torchmath._validation import get_validate_args, set_validate_args
 
 __version__ = "0.1.0"
@@ -27,6 +27,7 @@ from torchmath import (  # noqa: E402  (subpackages import the names above)
 )
 
 __all__ = [
+    "ConvergenceWarning",
     "NotFittedError",
     "__version__",
     "get_validate_args",

@@ -127,7 +127,7 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: LinearRegression().fit(badx, y), "'X'", "NaN")
     assert_raises_naming(ValueError, lambda: RidgeCV().fit([]), "RidgeCV.fit", "'data'")
     assert_raises_naming(ValueError, lambda: LinearRegression().fit(X), "'y'")
-    assert_raises_naming(ValueError, lambda: RidgeCV().fit(iter([(X, y)])), "'data'",
+    assert_raises_naming(TypeError, lambda: RidgeCV().fit(iter([(X, y)])), "'data'",
                          "re-iterable")
     assert_raises_naming(ValueError, lambda: LinearRegression().fit([(X, y), (X[:, :3], y)]),
                          "'X'", "7 features")

@@ -7,15 +7,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from torchmath._batches import Intake, accumulate, check_finite_via, no_data
 from torchmath._estimator import Estimator
 from torchmath._validation import check_choice, check_in_range, check_int, fail
 from torchmath.distributed import should_sync, world_size
-from torchmath.linalg._stream import accumulate, batches_xy, check_features, check_finite_via
 from torchmath.linalg.eigen import lanczos_eigsh
 from torchmath.linalg.scatter import ScatterMatrix
 from torchmath.linalg.svd import randomized_svd, svd_flip
 
 __all__ = ["PCA"]
+
+
+def _check_generator(fn: str, generator):
+    if isinstance(generator, torch.Generator):
+        return generator
+    return check_int(fn, "generator", generator)
 
 _SOLVERS = ("full", "randomized", "covariance", "lanczos")
 
@@ -62,12 +68,15 @@ class PCA(Estimator):
         solver: ``"full"``, ``"randomized"``, ``"covariance"`` or ``"lanczos"``.
         whiten: divide the scores by :math:`\sqrt{\lambda_i}` (unit variance).
         n_oversamples, n_iter: randomized solver settings.
-        seed: seed of the randomized and Lanczos solvers' random start.
+        generator: the randomized and Lanczos solvers' random start: an int seeds a
+            fresh ``torch.Generator`` per fit (reproducible), a ``torch.Generator`` is
+            drawn from as it is.
 
     Attributes (buffers, after ``fit``):
         components ``(k, d)``, explained_variance ``(k,)``, explained_variance_ratio
         ``(k,)``, singular_values ``(k,)``, mean ``(d,)``, noise_variance ``()``,
-        n_samples_seen ``()``.
+        n_samples_seen ``()``, scatter ``(d, d)`` (for ``partial_fit``; empty after a
+        truncated solver).
 
     Shape:
         ``transform``: ``(..., d) -> (..., k)``; ``inverse_transform``: ``(..., k) ->
@@ -88,9 +97,14 @@ class PCA(Estimator):
     (2011) for the randomized solver; scikit-learn's ``PCA`` for conventions.
     """
 
+    _fitted_buffers = ("components", "explained_variance", "explained_variance_ratio",
+                       "singular_values", "mean", "noise_variance", "n_samples_seen",
+                       "scatter")
+    _state_settings = ("n_components", "whiten")
+
     def __init__(self, n_components: int | float | None = None, *, solver: str = "full",
                  whiten: bool = False, n_oversamples: int = 10, n_iter: int | None = None,
-                 seed: int = 0):
+                 generator: int | torch.Generator = 0):
         super().__init__()
         fn = "PCA"
         check_choice(fn, "solver", solver, _SOLVERS)
@@ -111,15 +125,15 @@ class PCA(Estimator):
         self.whiten = whiten
         self.n_oversamples = n_oversamples
         self.n_iter = n_iter
-        self.seed = seed
-        for name in ("components", "explained_variance", "explained_variance_ratio",
-                     "singular_values", "mean", "noise_variance", "n_samples_seen",
-                     "scatter"):
-            self.register_buffer(name, torch.empty(0))
+        self.generator = _check_generator(fn, generator)
 
     # ----------------------------------------------------------------- fitting
     def _device(self) -> torch.device:
-        return self._fitted.device
+        return self.mean.device
+
+    def _generator(self) -> torch.Generator:
+        g = self.generator
+        return g if isinstance(g, torch.Generator) else torch.Generator().manual_seed(g)
 
     def _n_keep(self, n: int, d: int, ratio_all: Tensor | None) -> int:
         k = self.n_components
@@ -163,21 +177,19 @@ class PCA(Estimator):
             process_group=None) -> PCA:
         """Fit the components to ``data`` (a tensor, an ``(X, y)`` pair or batches)."""
         fn = "PCA.fit"
+        intake = Intake(data, y, fn=fn)
         if self.solver == "covariance":
-            stream = accumulate(data, None, fn=fn, need_y=False, device=self._device(),
-                                sync=sync, process_group=process_group)
+            stream = accumulate(intake, device=self._device(), sync=sync,
+                                process_group=process_group)
             self._solve_covariance(stream.stats)
             return self
         if should_sync(sync, process_group) and world_size(process_group) > 1:
             raise fail(fn, "solver", "'covariance' for a fit across processes (the other "
                        "solvers need all rows at once); or pass sync=False", self.solver)
-        _, stream = batches_xy(data, y, fn=fn, need_y=False)
-        parts = []
-        for X, _ in stream:
-            check_features(fn, "X", X, parts[0].shape[1] if parts else None)
-            parts.append(X)
-        if not parts or sum(p.shape[0] for p in parts) == 0:
-            raise fail(fn, "data", "at least one row", "an empty dataset")
+        intake.finite_x = False  # checked through the mean below
+        parts = [X for X, _ in intake]
+        if sum(p.shape[0] for p in parts) == 0:
+            raise no_data(fn)
         X = parts[0] if len(parts) == 1 else torch.cat(parts)
         n, d = X.shape
         if n < 2:
@@ -217,12 +229,12 @@ class PCA(Estimator):
         if self.solver == "randomized":
             n_iter = self.n_iter if self.n_iter is not None else \
                 (7 if k < 0.1 * min(n, d) else 4)
-            g = torch.Generator().manual_seed(self.seed)
+            g = self._generator()
             _, S, Vh = randomized_svd(Xc, k, n_oversamples=self.n_oversamples,
                                       n_iter=n_iter, generator=g)
             ev = S.square() / (n - 1)
         else:
-            g = torch.Generator().manual_seed(self.seed)
+            g = self._generator()
 
             def matvec(v: Tensor) -> Tensor:
                 return Xc.mT @ (Xc @ v) / (n - 1)
@@ -252,13 +264,9 @@ class PCA(Estimator):
                 raise fail(fn, "solver", "a model fitted with 'covariance' or 'full' to "
                            "continue (a truncated fit keeps no scatter)", self.solver)
             d = self.mean.shape[0]
-            stored = ScatterMatrix(d)
-            stored.count = self.n_samples_seen.clone()
-            stored.mean = self.mean.clone()
-            stored.scatter = self.scatter.clone()
-            stored.n_rows = int(self.n_samples_seen)
-        stream = accumulate(data, None, fn=fn, need_y=False, device=self._device(),
-                            sync=sync, process_group=process_group, n_features=d)
+            stored = ScatterMatrix.from_state(self.n_samples_seen, self.mean, self.scatter)
+        stream = accumulate(Intake(data, y, fn=fn, n_features=d), device=self._device(),
+                            sync=sync, process_group=process_group)
         stats = stored.merge(stream.stats) if stored is not None else stream.stats
         k = self.n_components if isinstance(self.n_components, int) else 1
         if stats.n_rows < max(2, k):
@@ -272,8 +280,7 @@ class PCA(Estimator):
     # ----------------------------------------------------------------- using
     def transform(self, X: Tensor) -> Tensor:
         """Scores :math:`V_{:k}^\\top (x - \\mu)` (whitened if asked); differentiable in X."""
-        self._check_fitted("transform")
-        self._check_input("PCA.transform", X)
+        X = self._input("transform", X, self.mean.shape[0])
         Z = (X - self.mean) @ self.components.mT
         if self.whiten:
             Z = Z / self.explained_variance.clamp_min(torch.finfo(Z.dtype).tiny).sqrt()
@@ -285,10 +292,7 @@ class PCA(Estimator):
 
     def inverse_transform(self, Z: Tensor) -> Tensor:
         """Map scores back to the data space: :math:`\\mu + V_{:k} z`."""
-        self._check_fitted("inverse_transform")
-        k = self.components.shape[0]
-        if Z.dim() < 1 or Z.shape[-1] != k:
-            raise fail("PCA.inverse_transform", "Z", f"of shape (..., {k})", tuple(Z.shape))
+        Z = self._input("inverse_transform", Z, self.components.shape[0], "Z")
         if self.whiten:
             Z = Z * self.explained_variance.sqrt()
         return Z @ self.components + self.mean
@@ -296,11 +300,30 @@ class PCA(Estimator):
     def reconstruction_error(self, X: Tensor) -> Tensor:
         r"""Mean squared reconstruction error over all entries,
         :math:`\frac{1}{nd}\sum_i \|x_i - \hat x_i\|^2`."""
-        self._check_fitted("reconstruction_error")
+        X = self._input("reconstruction_error", X, self.mean.shape[0])
         return (X - self.inverse_transform(self.transform(X))).square().mean()
 
-    def _check_input(self, fn: str, X: Tensor) -> None:
-        d = self.mean.shape[0]
-        if not isinstance(X, Tensor) or X.dim() < 1 or X.shape[-1] != d:
-            raise fail(fn, "X", f"of shape (..., {d})",
-                       tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__)
+    def fit_transform(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
+                      process_group=None) -> Tensor:
+        """Fit to ``data`` (a tensor ``X``) and return its scores, ``(n, k)``."""
+        X = data[0] if isinstance(data, tuple) else data
+        if not isinstance(X, Tensor):
+            raise fail("PCA.fit_transform", "data", "a tensor X (the scores of batches are "
+                       "fit(data).transform(X) per batch)", type(X).__name__, TypeError)
+        return self.fit(data, y, sync=sync, process_group=process_group).transform(X)
+
+    def score_samples(self, X: Tensor) -> Tensor:
+        r"""Log-likelihood of each sample under the probabilistic PCA model
+        :math:`\mathcal N(\mu, V_k \operatorname{diag}(\lambda - \sigma^2) V_k^\top +
+        \sigma^2 I)` (Tipping and Bishop 1999; scikit-learn's ``PCA.score_samples``)."""
+        X = self._input("score_samples", X, self.mean.shape[0])
+        d = X.shape[-1]
+        noise = self.noise_variance
+        V, ev = self.components, self.explained_variance
+        cov = (V.mT * (ev - noise)) @ V + noise * torch.eye(d, dtype=X.dtype, device=X.device)
+        return torch.distributions.MultivariateNormal(
+            self.mean, covariance_matrix=cov, validate_args=False).log_prob(X)
+
+    def score(self, X: Tensor) -> Tensor:
+        """Mean log-likelihood of the samples (:meth:`score_samples`)."""
+        return self.score_samples(X).mean()

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchmath._estimator import Estimator
+from torchmath._batches import Intake, Stream, accumulate
+from torchmath._estimator import Estimator, r2_score
 from torchmath._validation import check_ndim, check_positive, fail
 from torchmath.distributed import all_reduce_sum
-from torchmath.linalg._stream import Stream, accumulate, batches_xy
 
 __all__ = ["LinearRegression", "RidgeCV", "RidgeRegression"]
 
@@ -31,18 +31,19 @@ def _normal_equations(stream: Stream, fit_intercept: bool) -> tuple[Tensor, ...]
 
 
 class _LinearModel(Estimator):
-    """Shared shell: buffers ``coef`` and ``intercept``, ``predict``/``forward``."""
+    """Shared shell: buffers ``coef`` and ``intercept``, ``predict``/``forward``/``score``."""
+
+    _fitted_buffers: tuple[str, ...] = ("coef", "intercept")
+    _state_settings: tuple[str, ...] = ("fit_intercept",)
 
     def __init__(self, fit_intercept: bool) -> None:
         super().__init__()
         self.fit_intercept = fit_intercept
-        self.register_buffer("coef", torch.empty(0))
-        self.register_buffer("intercept", torch.empty(0))
         self._y_1d = True
 
-    def _stream(self, fn: str, data: Any, y: Tensor | None, sync, process_group) -> Stream:
-        stream = accumulate(data, y, fn=fn, need_y=True, device=self._fitted.device,
-                            sync=sync, process_group=process_group)
+    def _stream(self, fn: str, intake: Intake, sync, process_group) -> Stream:
+        stream = accumulate(intake, sync=sync, process_group=process_group,
+                            device=self.coef.device)
         self._y_1d = stream.y_1d
         return stream
 
@@ -60,10 +61,7 @@ class _LinearModel(Estimator):
         r""":math:`\hat y = X w + b`; ``(..., d) -> (...)`` or ``(..., t)``, with a leading
         ``(n_alphas,)`` dimension for a ridge path."""
         self._check_fitted("predict")
-        d = self.coef.shape[-1]
-        if not isinstance(X, Tensor) or X.dim() < 1 or X.shape[-1] != d:
-            raise fail(f"{type(self).__name__}.predict", "X", f"of shape (..., {d})",
-                       tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__)
+        X = self._input("predict", X, self.coef.shape[-1])
         W = self.coef.unsqueeze(-2) if self._y_1d else self.coef  # ([A,] t, d)
         b = self.intercept.unsqueeze(-1) if self._y_1d else self.intercept  # ([A,] t)
         if W.dim() == 3:  # a path: (A, ..., n, t)
@@ -79,8 +77,12 @@ class _LinearModel(Estimator):
         """Same as :meth:`predict`."""
         return self.predict(X)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    def score(self, X: Tensor, y: Tensor) -> Tensor:
+        r"""Coefficient of determination :math:`R^2` of :meth:`predict` on ``(X, y)``
+        (averaged over targets; one per alpha for a path)."""
+        return r2_score(self.predict(X), y)
+
+    def _after_load(self) -> None:
         self._y_1d = self.coef.dim() == (2 if self._path() else 1)
 
 
@@ -137,15 +139,17 @@ class LinearRegression(_LinearModel):
     sec. 3.2.
     """
 
+    _fitted_buffers = _LinearModel._fitted_buffers + ("rank", "singular_values")
+
     def __init__(self, fit_intercept: bool = True):
         super().__init__(fit_intercept)
-        self.register_buffer("rank", torch.empty(0))
-        self.register_buffer("singular_values", torch.empty(0))
 
     def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
             process_group=None) -> LinearRegression:
         """Fit from ``(X, y)``, a tensor pair, or batches of ``(X, y)``."""
-        stream = self._stream("LinearRegression.fit", data, y, sync, process_group)
+        fn = "LinearRegression.fit"
+        stream = self._stream(fn, Intake(data, y, fn=fn, y_kind="targets"), sync,
+                              process_group)
         G, B, x_mean, y_mean = _normal_equations(stream, self.fit_intercept)
         W, rank, sv = _pinv_solve(G, B)
         self.rank = rank.to(W.dtype)
@@ -154,18 +158,24 @@ class LinearRegression(_LinearModel):
         return self
 
 
-def _as_alphas(fn: str, name: str, alpha, like: Tensor | None = None) -> Tensor | float:
-    if isinstance(alpha, Tensor):
-        check_ndim(fn, name, alpha, ndim=1) if alpha.dim() else None
+def _as_alphas(fn: str, name: str, alpha, strict: bool = False) -> Tensor | float:
+    """A number, or a 1-d tensor of values (a sequence becomes a float64 tensor); NaN is
+    refused by name (a comparison with NaN is false, so it is tested explicitly)."""
+    if isinstance(alpha, Tensor) or (isinstance(alpha, Sequence) and not isinstance(alpha, str)):
+        if not isinstance(alpha, Tensor):
+            if not all(isinstance(a, int | float) and not isinstance(a, bool) for a in alpha):
+                raise fail(fn, name, "numbers", repr(alpha), TypeError)
+            alpha = torch.tensor([float(a) for a in alpha], dtype=torch.float64)
         if alpha.dim() > 1:
             raise fail(fn, name, "a number or a 1-d tensor", f"shape {tuple(alpha.shape)}")
-        check_positive(fn, name, alpha, strict=False)
+        check_ndim(fn, name, alpha, ndim=1) if alpha.dim() else None
+        if not alpha.is_floating_point():
+            alpha = alpha.to(torch.float64)
+        if bool(torch.isnan(alpha).any()):
+            raise fail(fn, name, "numbers, not NaN", alpha.tolist())
+        check_positive(fn, name, alpha, strict=strict)
         return alpha
-    if isinstance(alpha, Sequence) and not isinstance(alpha, str):
-        alpha = torch.tensor([float(a) for a in alpha], dtype=torch.float64)
-        check_positive(fn, name, alpha, strict=False)
-        return alpha
-    check_positive(fn, name, alpha, strict=False)
+    check_positive(fn, name, alpha, strict=strict)
     return float(alpha)
 
 
@@ -210,41 +220,64 @@ class RidgeRegression(_LinearModel):
     nonorthogonal problems"; Hastie et al., *ESL*, sec. 3.4.1.
     """
 
+    _state_settings = ("alpha", "fit_intercept")
+
     def __init__(self, alpha: float | Tensor = 1.0, fit_intercept: bool = True):
         super().__init__(fit_intercept)
-        self.alpha = _as_alphas("RidgeRegression", "alpha", alpha)
+        _as_alphas("RidgeRegression", "alpha", alpha)
+        self.alpha = alpha
 
     def _path(self) -> bool:
-        return isinstance(self.alpha, Tensor)
+        return isinstance(self.alpha, Tensor | Sequence)
 
     def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
             process_group=None) -> RidgeRegression:
         """Fit from ``(X, y)``, a tensor pair, or batches of ``(X, y)``."""
-        stream = self._stream("RidgeRegression.fit", data, y, sync, process_group)
+        fn = "RidgeRegression.fit"
+        stream = self._stream(fn, Intake(data, y, fn=fn, y_kind="targets"), sync,
+                              process_group)
         G, B, x_mean, y_mean = _normal_equations(stream, self.fit_intercept)
-        if isinstance(self.alpha, Tensor):
-            W = _ridge_path(G, B, self.alpha.to(G))
+        alpha = _as_alphas(fn, "alpha", self.alpha)
+        if isinstance(alpha, Tensor):
+            W = _ridge_path(G, B, alpha.to(G))
             self._store(W, x_mean, y_mean)
             return self
         eye = torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
-        L, info = torch.linalg.cholesky_ex(G + self.alpha * eye)
-        if bool(info != 0):  # alpha = 0 with a singular design: minimum norm
-            W = _pinv_solve(G, B)[0]
+        L, info = torch.linalg.cholesky_ex(G + alpha * eye)
+        if bool(info != 0) or alpha <= float(_cutoff(G).max()):
+            # alpha below the rounding level of G: the eigenvalue cutoff decides, so
+            # alpha -> 0 gives the minimum-norm least-squares solution
+            W = _ridge_path(G, B, G.new_tensor([alpha]))[0]
         else:
             W = torch.cholesky_solve(B, L)
         self._store(W, x_mean, y_mean)
         return self
 
 
+def _cutoff(G: Tensor, w: Tensor | None = None) -> Tensor:
+    """Eigenvalues of the PSD ``G`` at or below ``max(d, 10) * eps * max|eig|`` are
+    rounding noise (the LAPACK/NumPy ``pinv`` rule); from the diagonal if ``w`` is None."""
+    top = w.abs().amax(-1, keepdim=True) if w is not None else \
+        G.diagonal(dim1=-2, dim2=-1).abs().sum(-1, keepdim=True)
+    return max(G.shape[-1], 10) * torch.finfo(G.dtype).eps * top
+
+
+def _ridge_filter(w: Tensor, alphas: Tensor, G: Tensor) -> Tensor:
+    """``(A, d)`` filter factors ``1 / (lambda_j + alpha)``, zero for the eigenvalues
+    below the cutoff (as scikit-learn's SVD solver drops tiny singular values): alpha -> 0
+    then gives the minimum-norm least-squares solution instead of amplifying noise."""
+    keep = w > _cutoff(G, w)
+    denom = w.unsqueeze(0) + alphas.unsqueeze(-1)
+    safe = keep & (denom > 0)
+    return torch.where(safe, 1 / torch.where(safe, denom, torch.ones_like(denom)),
+                       torch.zeros_like(denom))
+
+
 def _ridge_path(G: Tensor, B: Tensor, alphas: Tensor) -> Tensor:
     """``(A, d, t)`` ridge solutions for every alpha from one eigendecomposition."""
     w, V = torch.linalg.eigh(G)
     c = V.mT @ B  # (d, t)
-    denom = w.unsqueeze(0) + alphas.unsqueeze(-1)  # (A, d)
-    safe = denom > 0
-    inv = torch.where(safe, 1 / torch.where(safe, denom, torch.ones_like(denom)),
-                      torch.zeros_like(denom))
-    return V @ (inv.unsqueeze(-1) * c)
+    return V @ (_ridge_filter(w, alphas, G).unsqueeze(-1) * c)
 
 
 class RidgeCV(_LinearModel):
@@ -286,40 +319,40 @@ class RidgeCV(_LinearModel):
     for choosing a good ridge parameter"; Hastie et al., *ESL*, eq. 7.52.
     """
 
+    _fitted_buffers = _LinearModel._fitted_buffers + ("alpha", "loo_errors", "best_score")
+    _state_settings = ("alphas", "fit_intercept")
+
     def __init__(self, alphas: Sequence[float] | Tensor = (0.1, 1.0, 10.0),
                  fit_intercept: bool = True):
         super().__init__(fit_intercept)
-        alphas = _as_alphas("RidgeCV", "alphas", alphas)
-        if not isinstance(alphas, Tensor):
-            alphas = torch.tensor([alphas], dtype=torch.float64)
-        if alphas.numel() == 0:
-            raise fail("RidgeCV", "alphas", "at least one value", "none")
-        check_positive("RidgeCV", "alphas", alphas)
+        self._alphas("RidgeCV", alphas)
         self.alphas = alphas
-        self.register_buffer("alpha", torch.empty(0))
-        self.register_buffer("loo_errors", torch.empty(0))
-        self.register_buffer("best_score", torch.empty(0))
+
+    @staticmethod
+    def _alphas(fn: str, alphas) -> Tensor:
+        values = _as_alphas(fn, "alphas", alphas, strict=True)
+        if not isinstance(values, Tensor):
+            values = torch.tensor([values], dtype=torch.float64)
+        if values.numel() == 0:
+            raise fail(fn, "alphas", "at least one value", "none")
+        return values.reshape(-1)
 
     def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
             process_group=None) -> RidgeCV:
         """Two passes: statistics, then leave-one-out errors for every alpha."""
         fn = "RidgeCV.fit"
-        batches, _ = batches_xy(data, y, fn=fn, need_y=True)
-        if not batches.reiterable:
-            raise fail(fn, "data", "a re-iterable (a tensor, list or DataLoader): RidgeCV "
-                       "reads the data twice", "a one-shot iterator")
-        stream = self._stream(fn, data, y, sync, process_group)
+        intake = Intake(data, y, fn=fn, y_kind="targets", multi_pass=True)
+        stream = self._stream(fn, intake, sync, process_group)
         G, B, x_mean, y_mean = _normal_equations(stream, self.fit_intercept)
         n = stream.stats.count
-        alphas = self.alphas.to(G)
+        alphas = self._alphas(fn, self.alphas).to(G)
         lam, V = torch.linalg.eigh(G)
         c = V.mT @ B  # (d, t)
-        inv = 1 / (lam.unsqueeze(0) + alphas.unsqueeze(-1))  # (A, d)
+        inv = _ridge_filter(lam, alphas, G)  # (A, d)
         coefs_rot = inv.unsqueeze(-1) * c  # (A, d, t) in the eigenbasis
         lev0 = 1 / n if self.fit_intercept else torch.zeros_like(n)
         sq = torch.zeros_like(alphas)
-        _, again = batches_xy(data, y, fn=fn, need_y=True)
-        for X, yb in again:
+        for X, yb in intake:
             Y = (yb.unsqueeze(1) if yb.dim() == 1 else yb).to(G)
             Z = (X.to(G) - x_mean) @ V  # (m, d)
             resid = (Y - y_mean).unsqueeze(0) - Z.unsqueeze(0) @ coefs_rot  # (A, m, t)

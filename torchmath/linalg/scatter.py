@@ -151,6 +151,33 @@ class ScatterMatrix:
         self.n_rows = int(n_rows)
         return self
 
+    def state(self) -> dict[str, Tensor]:
+        """The accumulators ``{"count", "mean", "scatter"}`` (to store in buffers).
+
+        Raises ``ValueError`` while nothing has been added.
+        """
+        if self.count is None:
+            raise fail("ScatterMatrix.state", "data", "at least one batch", "none")
+        return {"count": self.count, "mean": self.mean, "scatter": self.scatter}
+
+    @classmethod
+    def from_state(cls, count: Tensor, mean: Tensor, scatter: Tensor, *,
+                   n_rows: int | None = None) -> ScatterMatrix:
+        """An accumulator holding a stored :meth:`state` (the tensors are not copied).
+
+        ``n_rows`` is the number of rows behind the state; by default the count rounded
+        (right for unweighted data; a host sync).
+        """
+        fn = "ScatterMatrix.from_state"
+        check_ndim(fn, "mean", mean, ndim=1)
+        d = mean.shape[0]
+        diagonal = scatter.dim() == 1
+        check_shape(fn, "scatter", scatter, (d,) if diagonal else (d, d))
+        out = cls(d, diagonal=diagonal, dtype=mean.dtype, device=mean.device)
+        out.count, out.mean, out.scatter = count.reshape(()), mean, scatter
+        out.n_rows = int(round(float(count))) if n_rows is None else int(n_rows)
+        return out
+
     def covariance(self, correction: int = 1) -> Tensor:
         """``scatter / (count - correction)``; NaN-free only when count > correction."""
         if self.count is None:

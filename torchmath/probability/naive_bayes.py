@@ -7,62 +7,73 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchmath._batches import as_batches, row_chunks
+from torchmath._batches import Intake, encode_labels, row_chunks
 from torchmath._estimator import Estimator
 from torchmath._validation import (
-    check_finite,
-    check_floating,
     check_int,
-    check_labels,
-    check_ndim,
     check_nonnegative_tensor,
     check_positive,
-    check_same_size,
-    check_shape,
     fail,
 )
-from torchmath.distributed import agree_layout, all_reduce_sum
+from torchmath.distributed import all_reduce_sum
 
 __all__ = ["BernoulliNaiveBayes", "GaussianNaiveBayes", "MultinomialNaiveBayes"]
 
 _CHUNK_BYTES = 4 * 2**20
 
 
+def _accuracy(pred: Tensor, y: Tensor, dtype: torch.dtype) -> Tensor:
+    return (pred == y.to(pred.device)).to(dtype).mean()
+
+
 def _onehot(y: Tensor, k: int, like: Tensor) -> Tensor:
     return torch.nn.functional.one_hot(y, k).to(like.dtype)
 
 
-def _pad(t: Tensor, k: int) -> Tensor:
-    """Grow the class axis (dim 0) of a statistic to ``k`` with zeros."""
-    if t.shape[0] >= k:
-        return t
-    return torch.cat([t, t.new_zeros(k - t.shape[0], *t.shape[1:])])
+def _remap(stats: dict[str, Tensor], old: Tensor, new: Tensor) -> dict[str, Tensor]:
+    """Move the class rows (dim 0) of statistics over the sorted labels ``old`` to their
+    places among the sorted labels ``new`` (a superset); absent classes get zeros."""
+    if old.numel() == new.numel():
+        return stats
+    pos = torch.searchsorted(new, old.to(new.device))
+    out = {}
+    for key, v in stats.items():
+        z = v.new_zeros((new.numel(), *v.shape[1:]))
+        z[pos] = v
+        out[key] = z
+    return out
+
+
+def _sorted_classes(fn: str, classes: Any) -> Tensor:
+    c = torch.as_tensor(classes)
+    if c.is_floating_point() or c.is_complex() or c.dtype == torch.bool or c.dim() != 1 \
+            or c.numel() == 0:
+        raise fail(fn, "classes", "a non-empty 1-d sequence of integer labels",
+                   f"{c.dtype} of shape {tuple(c.shape)}", TypeError)
+    return torch.unique(c.to(torch.int64))
 
 
 class _NaiveBayes(Estimator):
-    """Shared shell: statistics per class are accumulated, all-reduced, then solved."""
+    """Shared shell: statistics per class are accumulated, all-reduced, then solved.
+
+    Labels are kept as given (any integers): ``classes`` holds them sorted, the class
+    statistics follow that order, ``predict`` returns labels from it and
+    ``predict_proba``'s columns follow it.
+    """
 
     _stat_names: tuple[str, ...] = ()
+    _fitted_buffers: tuple[str, ...] = ("classes", "class_count", "class_log_prior")
+    _state_settings: tuple[str, ...] = ("num_classes",)
 
-    def __init__(self, n_classes: int | None) -> None:
+    def __init__(self, num_classes: int | None) -> None:
         super().__init__()
-        if n_classes is not None:
-            check_int(type(self).__name__, "n_classes", n_classes, minimum=1)
-        self.n_classes = n_classes
-        self.register_buffer("class_count", torch.empty(0))
-        self.register_buffer("class_log_prior", torch.empty(0))
+        if num_classes is not None:
+            check_int(type(self).__name__, "num_classes", num_classes, minimum=1)
+        self.num_classes = num_classes
 
     # -- statistics ------------------------------------------------------------------
-    def _check_xy(self, fn: str, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        check_floating(fn, "X", X)
-        check_ndim(fn, "X", X, ndim=2)
-        check_ndim(fn, "y", y, ndim=1)
-        check_same_size(fn, ["X", "y"], [X, y])
-        check_finite(fn, "X", X)
-        check_labels(fn, "y", y, self.n_classes)
-        if self.class_count.numel() and self.d is not None:
-            check_shape(fn, "X", X, (self.d,))
-        return X, y
+    def _check_batch(self, fn: str, X: Tensor) -> None:
+        """Extra checks of a batch of features (non-negative counts, ...)."""
 
     def _empty_stats(self, k: int, d: int, dtype, device) -> dict[str, Tensor]:
         raise NotImplementedError
@@ -73,39 +84,56 @@ class _NaiveBayes(Estimator):
     def _merge(self, a: dict[str, Tensor], b: dict[str, Tensor]) -> dict[str, Tensor]:
         return {key: a[key] + b[key] for key in a}
 
-    def _all_reduce(self, stats: dict[str, Tensor], sync) -> dict[str, Tensor]:
+    def _all_reduce(self, stats: dict[str, Tensor], sync, process_group) -> dict[str, Tensor]:
         keys = list(stats)
-        out = all_reduce_sum(*[stats[k] for k in keys], sync=sync)
+        out = all_reduce_sum(*[stats[k] for k in keys], sync=sync, process_group=process_group)
         return dict(zip(keys, out if isinstance(out, tuple) else (out,), strict=True))
 
-    def _accumulate(self, fn: str, batches, sync, stats: dict[str, Tensor] | None):
-        """Local statistics of every batch, merged; then agreed and summed over ranks."""
-        for X, y in batches:
-            X, y = self._check_xy(fn, X, y)
+    def _accumulate(self, fn: str, intake: Intake, fixed: Tensor | None, sync, process_group
+                    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Class statistics of every batch, merged; then agreed and summed over ranks.
+
+        ``fixed``: the classes when known beforehand (``num_classes``, ``classes=``);
+        otherwise the labels seen by any process.
+        """
+        stats, seen = None, fixed
+        for X, y in intake:
+            self._check_batch(fn, X)
             if X.shape[0] == 0:
                 continue
-            k = max(int(y.max()) + 1, self.n_classes or 0,
-                    0 if stats is None else stats["count"].shape[0])
+            if fixed is None:
+                labels = torch.unique(y)
+                new = labels if seen is None else torch.unique(torch.cat([seen, labels]))
+                if stats is not None:
+                    stats = _remap(stats, seen, new)
+                seen = new
+            idx = encode_labels(fn, y, seen)
+            k = seen.numel()
             step = row_chunks(X.shape[0], 4 * X.shape[1] * X.element_size(), _CHUNK_BYTES)
             for s in range(0, X.shape[0], step):  # cache-sized blocks, merged exactly
-                batch = self._batch_stats(X[s:s + step], y[s:s + step], k)
-                if stats is None:
-                    stats = batch
-                else:
-                    stats = self._merge({n: _pad(v, k) for n, v in stats.items()}, batch)
+                batch = self._batch_stats(X[s:s + step], idx[s:s + step], k)
+                stats = batch if stats is None else self._merge(stats, batch)
+        intake.agree(sync=sync, process_group=process_group, device=self.class_count.device)
+        classes = fixed if fixed is not None else \
+            intake.classes(sync=sync, process_group=process_group)
+        classes = classes.to(intake.device)
         if stats is None:
-            k, d, dtype, device = 0, 0, None, self.class_count.device
+            stats = self._empty_stats(classes.numel(), intake.n_features, intake.dtype,
+                                      intake.device)
         else:
-            k, d = stats[self._stat_names[1]].shape
-            dtype, device = stats["count"].dtype, stats["count"].device
-        (k, d), dtype = agree_layout([k, d], dtype, sync=sync)
-        dtype = dtype or torch.get_default_dtype()
-        if k == 0:
-            raise fail(fn, "data", "at least one labelled sample", "no samples")
-        if stats is None:
-            stats = self._empty_stats(k, d, dtype, device)
-        stats = {n: _pad(v, k) for n, v in stats.items()}
-        return self._all_reduce(stats, sync)
+            stats = {n: v.to(intake.dtype) for n, v in _remap(stats, seen, classes).items()}
+        return classes, self._all_reduce(stats, sync, process_group)
+
+    def _fixed_classes(self, fn: str, classes: Any) -> Tensor | None:
+        if classes is not None:
+            fixed = _sorted_classes(fn, classes)
+            if self.num_classes is not None and fixed.numel() != self.num_classes:
+                raise fail(fn, "classes", f"{self.num_classes} labels (num_classes)",
+                           fixed.numel())
+            return fixed
+        if self.num_classes is not None:
+            return torch.arange(self.num_classes)
+        return None
 
     @property
     def d(self) -> int | None:
@@ -118,7 +146,8 @@ class _NaiveBayes(Estimator):
         return {"count": self.class_count, **{n: getattr(self, n) for n in
                                                self._stat_names[1:]}}
 
-    def _store(self, stats: dict[str, Tensor]) -> None:
+    def _store(self, classes: Tensor, stats: dict[str, Tensor]) -> None:
+        self.classes = classes.to(device=stats["count"].device, dtype=torch.int64)
         self.class_count = stats["count"]
         for name in self._stat_names[1:]:
             setattr(self, name, stats[name])
@@ -126,24 +155,40 @@ class _NaiveBayes(Estimator):
         self._solve()
         self._mark_fitted()
 
-    def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None):
-        """Fit from ``(X, y)``, a pair, or an iterable of ``(X, y)`` batches; returns self."""
+    def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
+            process_group=None):
+        """Fit from ``(X, y)``, a pair, or an iterable of ``(X, y)`` batches; returns self.
+
+        The classes are ``0..num_classes-1`` when ``num_classes`` is given, else the
+        labels seen (over all processes)."""
         fn = f"{type(self).__name__}.fit"
-        batches = as_batches(data, fn=fn, y=y, arity=2)
-        self.class_count = torch.empty(0, device=self.class_count.device)
-        self._store(self._accumulate(fn, batches, sync, None))
+        intake = Intake(data, y, fn=fn, y_kind="labels")
+        self._store(*self._accumulate(fn, intake, self._fixed_classes(fn, None), sync,
+                                      process_group))
         return self
 
-    def partial_fit(self, X: Tensor, y: Tensor, *, sync: bool | None = None):
-        """Add one batch to the statistics (exact: batches in sequence equal one fit)."""
+    def partial_fit(self, data: Any, y: Tensor | None = None, *, classes: Any = None,
+                    sync: bool | None = None, process_group=None):
+        """Add batches to the statistics (exact: batches in sequence equal one fit).
+
+        ``classes`` (as in scikit-learn) fixes the label set on the first call, so a
+        batch that lacks some classes still gets their columns; without it the label set
+        grows with the labels seen.
+        """
         fn = f"{type(self).__name__}.partial_fit"
-        batch = self._accumulate(fn, as_batches(X, fn=fn, y=y, arity=2), sync, None)
         current = self._current_stats()
+        fixed = self._fixed_classes(fn, classes)
+        if fixed is not None and current is not None:
+            fixed = torch.unique(torch.cat([self.classes.cpu(), fixed]))
+        intake = Intake(data, y, fn=fn, y_kind="labels", n_features=self.d)
+        new_classes, batch = self._accumulate(fn, intake, fixed, sync, process_group)
         if current is not None:
-            k = max(batch["count"].shape[0], current["count"].shape[0])
-            batch = self._merge({n: _pad(v, k) for n, v in current.items()},
-                                {n: _pad(v, k) for n, v in batch.items()})
-        self._store(batch)
+            union = torch.unique(torch.cat([self.classes, new_classes.to(self.classes)]))
+            batch = self._merge(_remap(current, self.classes, union),
+                                _remap({n: v.to(current["count"]) for n, v in batch.items()},
+                                       new_classes.to(union), union))
+            new_classes = union
+        self._store(new_classes, batch)
         return self
 
     # -- prediction ------------------------------------------------------------------
@@ -152,10 +197,7 @@ class _NaiveBayes(Estimator):
 
     def _checked(self, fn: str, X: Tensor) -> Tensor:
         self._check_fitted(fn)
-        check_floating(f"{type(self).__name__}.{fn}", "X", X)
-        check_shape(f"{type(self).__name__}.{fn}", "X", X, (self.d,))
-        check_finite(f"{type(self).__name__}.{fn}", "X", X)
-        return X.to(self.class_log_prior.dtype)
+        return self._input(fn, X, self.d)
 
     def _jll(self, X: Tensor) -> Tensor:
         """Joint log-likelihood over cache-sized row blocks (temporaries stay small)."""
@@ -178,8 +220,12 @@ class _NaiveBayes(Estimator):
         return self.predict_log_proba(X).exp()
 
     def predict(self, X: Tensor) -> Tensor:
-        """The most probable class, ``(...)``."""
-        return self._jll(self._checked("predict", X)).argmax(-1)
+        """The most probable class label (from ``classes``), ``(...)``."""
+        return self.classes[self._jll(self._checked("predict", X)).argmax(-1)]
+
+    def score(self, X: Tensor, y: Tensor) -> Tensor:
+        """Accuracy of :meth:`predict` on ``(X, y)``."""
+        return _accuracy(self.predict(X), y, self.class_log_prior.dtype)
 
     def forward(self, X: Tensor) -> Tensor:
         """Log posterior class probabilities (differentiable in ``X``)."""
@@ -201,7 +247,8 @@ class GaussianNaiveBayes(_NaiveBayes):
 
     Args:
         var_smoothing: fraction of the largest feature variance added to all variances.
-        n_classes: the number of classes (default: inferred as ``max(y) + 1``).
+        num_classes: the classes are the labels ``0..num_classes-1`` (default: the
+            labels seen, any integers).
 
     Shape:
         ``X``: ``(n, d)`` for fit, ``(..., d)`` for prediction; ``y``: ``(n,)`` integer
@@ -223,14 +270,13 @@ class GaussianNaiveBayes(_NaiveBayes):
 
     _stat_names = ("count", "theta", "m2")
 
-    def __init__(self, var_smoothing: float = 1e-9, n_classes: int | None = None):
-        super().__init__(n_classes)
+    _fitted_buffers = _NaiveBayes._fitted_buffers + ("theta", "m2", "var", "epsilon")
+    _state_settings = ("num_classes", "var_smoothing")
+
+    def __init__(self, var_smoothing: float = 1e-9, num_classes: int | None = None):
+        super().__init__(num_classes)
         self.var_smoothing = check_positive("GaussianNaiveBayes", "var_smoothing",
                                             var_smoothing, strict=False)
-        self.register_buffer("theta", torch.empty(0))
-        self.register_buffer("m2", torch.empty(0))
-        self.register_buffer("var", torch.empty(0))
-        self.register_buffer("epsilon", torch.empty(0))
 
     def _empty_stats(self, k, d, dtype, device):
         z = torch.zeros(k, d, dtype=dtype, device=device)
@@ -252,12 +298,12 @@ class GaussianNaiveBayes(_NaiveBayes):
         m2 = a["m2"] + b["m2"] + delta.square() * (a["count"] * b["count"])[:, None] / safe
         return {"count": n, "theta": theta, "m2": m2}
 
-    def _all_reduce(self, stats, sync):
+    def _all_reduce(self, stats, sync, process_group):
         count, weighted = all_reduce_sum(stats["count"], stats["count"][:, None] * stats["theta"],
-                                         sync=sync)
+                                         sync=sync, process_group=process_group)
         theta = weighted / count.clamp_min(torch.finfo(count.dtype).tiny)[:, None]
         spread = stats["count"][:, None] * (stats["theta"] - theta).square()
-        m2 = all_reduce_sum(stats["m2"] + spread, sync=sync)
+        m2 = all_reduce_sum(stats["m2"] + spread, sync=sync, process_group=process_group)
         return {"count": count, "theta": theta, "m2": m2}
 
     def _solve(self) -> None:
@@ -285,11 +331,12 @@ class GaussianNaiveBayes(_NaiveBayes):
 class _DiscreteNaiveBayes(_NaiveBayes):
     _stat_names = ("count", "feature_count")
 
-    def __init__(self, alpha: float, n_classes: int | None):
-        super().__init__(n_classes)
+    _fitted_buffers = _NaiveBayes._fitted_buffers + ("feature_count", "feature_log_prob")
+    _state_settings = ("num_classes", "alpha")
+
+    def __init__(self, alpha: float, num_classes: int | None):
+        super().__init__(num_classes)
         self.alpha = check_positive(type(self).__name__, "alpha", alpha, strict=False)
-        self.register_buffer("feature_count", torch.empty(0))
-        self.register_buffer("feature_log_prob", torch.empty(0))
 
     def _empty_stats(self, k, d, dtype, device):
         return {"count": torch.zeros(k, dtype=dtype, device=device),
@@ -313,7 +360,7 @@ class MultinomialNaiveBayes(_DiscreteNaiveBayes):
     Args:
         alpha: additive smoothing (``alpha < 1e-10`` is raised to ``1e-10`` as in
             scikit-learn).
-        n_classes: the number of classes (default: inferred).
+        num_classes: the classes are ``0..num_classes-1`` (default: the labels seen).
 
     Shape:
         ``X``: ``(n, d)`` non-negative counts; ``y``: ``(n,)``; ``feature_log_prob``:
@@ -331,13 +378,11 @@ class MultinomialNaiveBayes(_DiscreteNaiveBayes):
     classification* (1998); scikit-learn's ``MultinomialNB``.
     """
 
-    def __init__(self, alpha: float = 1.0, n_classes: int | None = None):
-        super().__init__(alpha, n_classes)
+    def __init__(self, alpha: float = 1.0, num_classes: int | None = None):
+        super().__init__(alpha, num_classes)
 
-    def _check_xy(self, fn, X, y):
-        X, y = super()._check_xy(fn, X, y)
+    def _check_batch(self, fn, X):
         check_nonnegative_tensor(fn, "X", X)
-        return X, y
 
     def _transform(self, X):
         return X
@@ -363,7 +408,7 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
     Args:
         alpha: additive smoothing.
         binarize: threshold for binarizing features, or ``None`` if already binary.
-        n_classes: the number of classes (default: inferred).
+        num_classes: the classes are ``0..num_classes-1`` (default: the labels seen).
 
     Shape:
         ``X``: ``(n, d)``; ``y``: ``(n,)``; ``feature_log_prob``: ``(K, d)``.
@@ -379,9 +424,15 @@ class BernoulliNaiveBayes(_DiscreteNaiveBayes):
     Source: McCallum and Nigam (1998); scikit-learn's ``BernoulliNB``.
     """
 
+    _state_settings = ("num_classes", "alpha", "binarize")
+
     def __init__(self, alpha: float = 1.0, binarize: float | None = 0.0,
-                 n_classes: int | None = None):
-        super().__init__(alpha, n_classes)
+                 num_classes: int | None = None):
+        super().__init__(alpha, num_classes)
+        if binarize is not None and (isinstance(binarize, bool) or
+                                     not isinstance(binarize, int | float)):
+            raise fail("BernoulliNaiveBayes", "binarize", "a number or None",
+                       type(binarize).__name__, TypeError)
         self.binarize = binarize
 
     def _transform(self, X):
