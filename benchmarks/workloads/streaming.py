@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from benchmarks.harness import Peer, Workload, register
 from torchmath.linalg import PCA
+from torchmath import ConvergenceWarning
 from torchmath.probability import GaussianMixture
 
 BATCH = 8192
@@ -48,7 +49,7 @@ def _estimator(params):
     if params["model"] == "pca":
         return PCA(params["k"], solver="covariance")
     # A 10k-row initialization sample, so memory at n and 10n differs only by the stream.
-    return GaussianMixture(params["k"], max_iter=params["iters"], tol=0.0, seed=0,
+    return GaussianMixture(params["k"], max_iter=params["iters"], tol=0.0, generator=0,
                            init_size=10_000)
 
 
@@ -63,7 +64,7 @@ def run_streaming(state):
     import warnings
 
     with warnings.catch_warnings():  # tol=0: a fixed number of EM iterations, by design
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(state["loader"])
     return _summary(model, state["params"])
 
@@ -77,7 +78,7 @@ def run_in_memory(peer_state):
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(peer_state["X"])
     return _summary(model, peer_state["params"])
 

@@ -43,11 +43,11 @@ def _fits(parts):
         [(r[2], r[1]) for r in rows]).predict_log_proba(counts)
     blr = BayesianLinearRegression(fit_hyperparameters=True).fit([(r[0], r[3]) for r in rows])
     out["blr"] = torch.cat([blr.posterior_mean, blr.posterior_cov.reshape(-1),
-                            blr.alpha_.reshape(1), blr.beta_.reshape(1)])
+                            blr.alpha.reshape(1), blr.beta.reshape(1)])
     gm = GaussianMixture(3, n_init=2, max_iter=15, tol=1e-9)
     import warnings
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # 15 iterations: not converged
+        warnings.simplefilter("ignore", torchmath.ConvergenceWarning)  # 15 iterations: not converged
         gm.fit([(r[0],) for r in rows])
     out["gmm_trajectory"] = gm.lower_bounds
     out["gmm_means"] = gm.means

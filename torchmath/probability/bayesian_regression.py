@@ -8,19 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchmath._batches import as_batches
-from torchmath._estimator import Estimator
-from torchmath._validation import (
-    check_finite,
-    check_floating,
-    check_int,
-    check_ndim,
-    check_positive,
-    check_same_size,
-    check_shape,
-    fail,
-)
-from torchmath.distributed import agree_layout
+from torchmath._batches import Intake, accumulate
+from torchmath._estimator import Estimator, r2_score
+from torchmath._validation import check_int, check_positive, fail
 from torchmath.linalg import ScatterMatrix
 
 __all__ = ["BayesianLinearRegression"]
@@ -51,14 +41,23 @@ class BayesianLinearRegression(Estimator):
     with :math:`e_i` the eigenvalues of :math:`X^\top X`.
 
     Args:
-        alpha: prior precision of the weights (the starting value when fitted).
-        beta: noise precision (when fitted, the start is ``1/var(y)`` as in scikit-learn).
+        alpha_init: prior precision of the weights (kept fixed, or the starting value
+            when ``fit_hyperparameters``).
+        beta_init: noise precision (kept fixed, or the starting value when
+            ``fit_hyperparameters``); ``None``: ``1`` when fixed, ``1/var(y)`` when fitted
+            (scikit-learn's start).
         fit_hyperparameters: maximize the evidence over ``alpha`` and ``beta``.
         fit_intercept: fit an unpenalized intercept by centring.
         max_iter, tol: fixed-point iteration limit and tolerance on the summed absolute
-            change of the weights.
+            change of the weights (a fit that stops at ``max_iter`` warns with
+            :class:`torchmath.ConvergenceWarning`).
         alpha_shape, alpha_rate, beta_shape, beta_rate: Gamma hyperpriors of the
             fixed-point updates (scikit-learn's ``lambda_1, lambda_2, alpha_1, alpha_2``).
+
+    Attributes (buffers, after ``fit``):
+        coef ``(d,)`` (:math:`m_N`), intercept ``()``, posterior_cov ``(d, d)``, alpha
+        ``()``, beta ``()``, n_iter ``()``, converged ``()``; count, mean_xy, scatter_xy
+        (the statistics of :math:`[x, y]`, for ``partial_fit``).
 
     Shape:
         ``X``: ``(n, d)``; ``y``: ``(n,)``; ``posterior_mean``: ``(d,)``;
@@ -71,7 +70,7 @@ class BayesianLinearRegression(Estimator):
     Example:
         >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0]], dtype=torch.float64)
         >>> y = torch.tensor([1.0, 3.0, 5.0, 7.0], dtype=torch.float64)
-        >>> blr = BayesianLinearRegression(alpha=1e-6, beta=1e6).fit(X, y)
+        >>> blr = BayesianLinearRegression(alpha_init=1e-6, beta_init=1e6).fit(X, y)
         >>> blr.posterior_mean, blr.intercept
         (tensor([2.0000], dtype=torch.float64), tensor(1.0000, dtype=torch.float64))
 
@@ -79,77 +78,58 @@ class BayesianLinearRegression(Estimator):
     MacKay, *Bayesian interpolation* (1992).
     """
 
-    def __init__(self, alpha: float = 1.0, beta: float = 1.0, fit_hyperparameters: bool = False,
-                 fit_intercept: bool = True, *, max_iter: int = 300, tol: float = 1e-3,
-                 alpha_shape: float = 1e-6, alpha_rate: float = 1e-6,
-                 beta_shape: float = 1e-6, beta_rate: float = 1e-6):
+    _fitted_buffers = ("count", "mean_xy", "scatter_xy", "coef", "intercept", "posterior_cov",
+                       "alpha", "beta", "n_iter", "converged")
+    _state_settings = ("fit_intercept", "fit_hyperparameters")
+
+    def __init__(self, alpha_init: float = 1.0, beta_init: float | None = None,
+                 fit_hyperparameters: bool = False, fit_intercept: bool = True, *,
+                 max_iter: int = 300, tol: float = 1e-3, alpha_shape: float = 1e-6,
+                 alpha_rate: float = 1e-6, beta_shape: float = 1e-6, beta_rate: float = 1e-6):
         super().__init__()
         fn = "BayesianLinearRegression"
-        self.alpha = check_positive(fn, "alpha", alpha)
-        self.beta = check_positive(fn, "beta", beta)
-        self.fit_hyperparameters = bool(fit_hyperparameters)
-        self.fit_intercept = bool(fit_intercept)
+        self.alpha_init = check_positive(fn, "alpha_init", alpha_init)
+        self.beta_init = beta_init if beta_init is None else \
+            check_positive(fn, "beta_init", beta_init)
+        self.fit_hyperparameters = fit_hyperparameters
+        self.fit_intercept = fit_intercept
         self.max_iter = check_int(fn, "max_iter", max_iter, minimum=1)
         self.tol = check_positive(fn, "tol", tol, strict=False)
-        self.hyperpriors = tuple(check_positive(fn, name, v, strict=False) for name, v in
-                                 (("alpha_shape", alpha_shape), ("alpha_rate", alpha_rate),
-                                  ("beta_shape", beta_shape), ("beta_rate", beta_rate)))
-        for name in ("count", "mean_xy", "scatter_xy", "coef", "intercept", "posterior_cov",
-                     "alpha_", "beta_", "n_iter"):
-            self.register_buffer(name, torch.empty(0))
+        for name, v in (("alpha_shape", alpha_shape), ("alpha_rate", alpha_rate),
+                        ("beta_shape", beta_shape), ("beta_rate", beta_rate)):
+            setattr(self, name, check_positive(fn, name, v, strict=False))
 
     # -- statistics ------------------------------------------------------------------
-    def _check_xy(self, fn: str, X: Tensor, y: Tensor) -> Tensor:
-        check_floating(fn, "X", X)
-        check_ndim(fn, "X", X, ndim=2)
-        check_floating(fn, "y", y)
-        check_ndim(fn, "y", y, ndim=1)
-        check_same_size(fn, ["X", "y"], [X, y])
-        check_finite(fn, "X", X)
-        check_finite(fn, "y", y)
-        if self.mean_xy.numel():
-            check_shape(fn, "X", X, (self.mean_xy.shape[0] - 1,))
-        return torch.cat([X, y[:, None].to(X.dtype)], 1)
-
-    def _accumulate(self, fn: str, data: Any, y, sync, acc: ScatterMatrix | None):
-        local = None
-        for X, yy in as_batches(data, fn=fn, y=y, arity=2):
-            Z = self._check_xy(fn, X, yy)
-            if local is None:
-                local = ScatterMatrix(Z.shape[1], dtype=Z.dtype, device=Z.device)
-            local.update(Z.detach())
-        (dim,), dtype = agree_layout([0 if local is None else local.dim],
-                                     None if local is None else local.mean.dtype, sync=sync)
-        dtype = dtype or torch.get_default_dtype()
-        if dim == 0:
-            raise fail(fn, "data", "at least one sample", "no samples")
-        if local is None:
-            local = ScatterMatrix(dim, dtype=dtype, device=self.count.device)
-        local.all_reduce(sync=sync)
+    def _accumulate(self, fn: str, data: Any, y, sync, process_group,
+                    acc: ScatterMatrix | None) -> ScatterMatrix:
+        d = None if acc is None else acc.dim - 1
+        intake = Intake(data, y, fn=fn, y_kind="targets", n_features=d, n_targets=1)
+        stream = accumulate(intake, sync=sync, process_group=process_group,
+                            device=self.count.device)
+        if not stream.y_1d:
+            raise fail(fn, "y", "of shape (n_samples,) (one target)", "2-d targets")
+        local = stream.stats
         if acc is not None:
             local = acc.merge(local)
-        if local.count is None or not bool(local.count > 0):
-            raise fail(fn, "data", "at least one sample", "no samples")
         return local
 
     def _current(self) -> ScatterMatrix | None:
         if not self.count.numel():
             return None
-        acc = ScatterMatrix(self.mean_xy.shape[0], dtype=self.mean_xy.dtype,
-                            device=self.mean_xy.device)
-        acc.count, acc.mean, acc.scatter = self.count, self.mean_xy, self.scatter_xy
-        acc.n_rows = 1
-        return acc
+        return ScatterMatrix.from_state(self.count, self.mean_xy, self.scatter_xy, n_rows=1)
 
-    def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None):
+    def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
+            process_group=None):
         """Fit the posterior (and the hyperparameters) from all of ``data``; returns self."""
-        acc = self._accumulate("BayesianLinearRegression.fit", data, y, sync, None)
+        acc = self._accumulate("BayesianLinearRegression.fit", data, y, sync, process_group,
+                               None)
         return self._solve(acc)
 
-    def partial_fit(self, X: Tensor, y: Tensor, *, sync: bool | None = None):
+    def partial_fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
+                    process_group=None):
         """Exact online update: the posterior of all batches seen so far."""
-        acc = self._accumulate("BayesianLinearRegression.partial_fit", X, y, sync,
-                               self._current())
+        acc = self._accumulate("BayesianLinearRegression.partial_fit", data, y, sync,
+                               process_group, self._current())
         return self._solve(acc)
 
     def _moments(self, count=None, mean=None, scatter=None):
@@ -166,16 +146,19 @@ class BayesianLinearRegression(Estimator):
         Sxx, Sxy, Syy = self._moments()
         n = self.count
         like = self.mean_xy
-        alpha, beta = like.new_tensor(self.alpha), like.new_tensor(self.beta)
-        n_iter = 0
+        alpha = like.new_tensor(self.alpha_init)
+        beta = like.new_tensor(1.0 if self.beta_init is None else self.beta_init)
+        n_iter, converged = 0, True
         if self.fit_hyperparameters:
-            a1, a2, b1, b2 = self.hyperpriors
+            a1, a2, b1, b2 = self.alpha_shape, self.alpha_rate, self.beta_shape, self.beta_rate
             e, V = torch.linalg.eigh(Sxx)
             e = e.clamp_min(0)
             proj = V.mT @ Sxy
-            y_var = self.scatter_xy[-1, -1] / n
-            beta = 1.0 / (y_var + torch.finfo(torch.float64).eps)
+            if self.beta_init is None:
+                y_var = self.scatter_xy[-1, -1] / n
+                beta = 1.0 / (y_var + torch.finfo(torch.float64).eps)
             old = None
+            converged = False
             for n_iter in range(1, self.max_iter + 1):  # noqa: B007
                 coef = V @ (beta * proj / (alpha + beta * e))
                 sse = Syy - 2 * coef @ Sxy + coef @ (Sxx @ coef)
@@ -183,6 +166,7 @@ class BayesianLinearRegression(Estimator):
                 alpha = (gamma + 2 * a1) / (coef.square().sum() + 2 * a2)
                 beta = (n - gamma + 2 * b1) / (sse.clamp_min(0) + 2 * b2)
                 if old is not None and float((old - coef).abs().sum()) < self.tol:
+                    converged = True
                     break
                 old = coef
         d = Sxx.shape[0]
@@ -192,9 +176,12 @@ class BayesianLinearRegression(Estimator):
         self.posterior_cov = torch.cholesky_inverse(L).contiguous()
         self.intercept = (self.mean_xy[-1] - self.mean_xy[:-1] @ self.coef) if \
             self.fit_intercept else like.new_zeros(())
-        self.alpha_, self.beta_ = alpha, beta
+        self.alpha, self.beta = alpha, beta
         self.n_iter = torch.tensor(n_iter, device=like.device)
+        self.converged = torch.tensor(converged, device=like.device)
         self._mark_fitted()
+        if not converged:
+            self._warn_not_converged("BayesianLinearRegression.fit")
         return self
 
     # -- results ---------------------------------------------------------------------
@@ -208,21 +195,21 @@ class BayesianLinearRegression(Estimator):
         r"""Predictive mean :math:`x^\top m_N + b`, and optionally the predictive standard
         deviation :math:`\sqrt{\beta^{-1} + \tilde x^\top S_N \tilde x}` (``\tilde x``:
         centred when an intercept is fitted, as in scikit-learn)."""
-        self._check_fitted("predict")
-        fn = "BayesianLinearRegression.predict"
-        check_floating(fn, "X", X)
-        check_shape(fn, "X", X, (self.coef.shape[0],))
-        X = X.to(self.coef.dtype)
+        X = self._input("predict", X, self.coef.shape[0])
         mean = X @ self.coef + self.intercept
         if not return_std:
             return mean
         Xc = X - self.mean_xy[:-1] if self.fit_intercept else X
-        var = ((Xc @ self.posterior_cov) * Xc).sum(-1) + 1.0 / self.beta_
+        var = ((Xc @ self.posterior_cov) * Xc).sum(-1) + 1.0 / self.beta
         return mean, var.sqrt()
 
     def forward(self, X: Tensor) -> Tensor:
         """The predictive mean (differentiable in ``X``)."""
         return self.predict(X)
+
+    def score(self, X: Tensor, y: Tensor) -> Tensor:
+        r"""Coefficient of determination :math:`R^2` of the predictive mean."""
+        return r2_score(self.predict(X), y)
 
     def log_evidence(self, alpha: Tensor | float | None = None,
                      beta: Tensor | float | None = None) -> Tensor:
@@ -238,9 +225,9 @@ class BayesianLinearRegression(Estimator):
         """
         self._check_fitted("log_evidence")
         like = self.mean_xy
-        alpha = self.alpha_ if alpha is None else torch.as_tensor(alpha, dtype=like.dtype,
+        alpha = self.alpha if alpha is None else torch.as_tensor(alpha, dtype=like.dtype,
                                                                    device=like.device)
-        beta = self.beta_ if beta is None else torch.as_tensor(beta, dtype=like.dtype,
+        beta = self.beta if beta is None else torch.as_tensor(beta, dtype=like.dtype,
                                                                 device=like.device)
         check_positive("BayesianLinearRegression.log_evidence", "alpha", alpha)
         check_positive("BayesianLinearRegression.log_evidence", "beta", beta)

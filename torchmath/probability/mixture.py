@@ -9,15 +9,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchmath._batches import as_batches, row_chunks
+from torchmath._batches import Intake, row_chunks
 from torchmath._estimator import Estimator
 from torchmath._validation import (
     check_choice,
-    check_finite,
-    check_floating,
     check_int,
     check_min_rows,
-    check_ndim,
     check_positive,
     check_shape,
     fail,
@@ -68,6 +65,17 @@ def _features(X: Tensor, ctype: str) -> Tensor:
     F[:, o:o + d] = X
     F[:, -1] = 1
     return F
+
+
+class _Detached:
+    """A re-iterable view of the batches' first tensors, detached (the EM passes)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield batch[0].detach()
 
 
 class _Params:
@@ -130,13 +138,26 @@ class GaussianMixture(Estimator):
         covariance_type: ``"full"``, ``"diag"``, ``"spherical"`` or ``"tied"``.
         init: ``"kmeans++"`` or ``"random"``.
         n_init: restarts, run together; the one with the best final bound is kept.
+            Restart ``r`` draws from its own generator, so the restarts are nested:
+            restart 0 of ``n_init=10`` is the ``n_init=1`` fit, and the best of ten never
+            ends below it.
         max_iter, tol: EM iteration limit; stop when the mean log-likelihood changes
             less than ``tol``.
-        reg_covar: added to the diagonal of every covariance.
-        seed: seed of the initialization's generator.
+        reg_covar: added to the diagonal of every covariance (``0`` allowed; a component
+            that collapses onto fewer than ``d + 1`` distinct points is then a
+            ``ValueError`` naming ``reg_covar``).
+        generator: the initialization's randomness: an int seeds it (the default, so fits
+            are reproducible and every process starts alike), a ``torch.Generator`` is
+            drawn from (one draw per fit).
         init_size: rows in the initialization sample.
         weights_init, means_init, precisions_init: fixed starting parameters (as in
             scikit-learn; ``precisions_init`` follows ``covariance_type``'s shape).
+
+    Attributes (buffers, after ``fit``):
+        weights, means, covariances; converged ``()`` and n_iter ``()`` of the kept
+        restart; lower_bound ``()`` (its final mean log-likelihood) and lower_bounds
+        ``(n_iter,)`` (its trajectory). A fit that stops at ``max_iter`` warns with
+        :class:`torchmath.ConvergenceWarning`.
 
     Shape:
         ``X``: ``(n, d)`` to fit, ``(..., d)`` for scores; ``weights`` ``(K,)``; ``means``
@@ -150,7 +171,7 @@ class GaussianMixture(Estimator):
         >>> g = torch.Generator().manual_seed(0)
         >>> X = torch.cat([torch.randn(50, 2, generator=g) - 4,
         ...                torch.randn(50, 2, generator=g) + 4]).double()
-        >>> gm = GaussianMixture(2, seed=0).fit(X)
+        >>> gm = GaussianMixture(2, generator=0).fit(X)
         >>> sorted(gm.means[:, 0].round().tolist())
         [-4.0, 4.0]
 
@@ -158,11 +179,15 @@ class GaussianMixture(Estimator):
     Arthur and Vassilvitskii (2007).
     """
 
+    _fitted_buffers = ("weights", "means", "covariances", "converged", "n_iter", "lower_bound",
+                       "lower_bounds")
+    _state_settings = ("n_components", "covariance_type")
+
     def __init__(self, n_components: int, covariance_type: str = "full", init: str = "kmeans++",
                  n_init: int = 1, max_iter: int = 100, tol: float = 1e-3,
-                 reg_covar: float = 1e-6, *, seed: int = 0, init_size: int = 100_000,
-                 weights_init: Tensor | None = None, means_init: Tensor | None = None,
-                 precisions_init: Tensor | None = None):
+                 reg_covar: float = 1e-6, *, generator: int | torch.Generator = 0,
+                 init_size: int = 100_000, weights_init: Tensor | None = None,
+                 means_init: Tensor | None = None, precisions_init: Tensor | None = None):
         super().__init__()
         fn = "GaussianMixture"
         self.n_components = check_int(fn, "n_components", n_components, minimum=1)
@@ -172,13 +197,24 @@ class GaussianMixture(Estimator):
         self.max_iter = check_int(fn, "max_iter", max_iter, minimum=1)
         self.tol = check_positive(fn, "tol", tol, strict=False)
         self.reg_covar = check_positive(fn, "reg_covar", reg_covar, strict=False)
-        self.seed = seed
+        if not isinstance(generator, torch.Generator):
+            check_int(fn, "generator", generator)
+        self.generator = generator
         self.init_size = check_int(fn, "init_size", init_size, minimum=1)
         self.weights_init, self.means_init = weights_init, means_init
         self.precisions_init = precisions_init
-        for name in ("weights", "means", "covariances", "converged", "n_iter", "lower_bound",
-                     "lower_bounds"):
-            self.register_buffer(name, torch.empty(0))
+
+    def _seed(self) -> int:
+        """This fit's base seed: the int given, or one draw from the given generator."""
+        g = self.generator
+        if isinstance(g, torch.Generator):
+            return int(torch.randint(2**62, (), generator=g))
+        return g
+
+    @staticmethod
+    def _restart_generators(seed: int, R: int) -> list[torch.Generator]:
+        """One generator per restart, restart ``r`` seeded from ``(seed, r)`` alone."""
+        return [torch.Generator().manual_seed((seed + 7919 * r) % 2**63) for r in range(R)]
 
     # -- initialization --------------------------------------------------------------
     def _sample(self, batches) -> tuple[Tensor | None, Tensor | None, int]:
@@ -206,17 +242,18 @@ class GaussianMixture(Estimator):
     def _keys(self, X: Tensor) -> Tensor:
         d = X.shape[1]
         v = torch.arange(1, d + 1, dtype=torch.float64, device=X.device).sqrt() * 0.7548776662
-        t = X.double() @ v + 0.5698402909 * (self.seed + 1)
+        t = X.double() @ v + 0.5698402909 * (self._key_seed % 2**20 + 1)
         return torch.frac(torch.sin(t) * 43758.5453123).abs()
 
-    def _initial_params(self, S: Tensor, R: int, g: torch.Generator, shift: Tensor
+    def _initial_params(self, S: Tensor, R: int, g: list[torch.Generator], shift: Tensor
                         ) -> _Params:
         K, (m, d) = self.n_components, S.shape
         if self.means_init is not None or self.weights_init is not None or \
                 self.precisions_init is not None:
             return self._given_params(S, R, shift)
         if self.init == "random":
-            resp = torch.rand(R, m, K, generator=g, dtype=torch.float64).to(S)
+            resp = torch.stack([torch.rand(m, K, generator=gr, dtype=torch.float64)
+                                for gr in g]).to(S)
             resp = resp / resp.sum(-1, keepdim=True)
         else:
             resp = self._kmeanspp_resp(S, R, g)
@@ -224,18 +261,24 @@ class GaussianMixture(Estimator):
         return self._m_step(self._moments(F, resp.permute(1, 0, 2).reshape(m, R * K), R, K,
                                           d), float(m))
 
-    def _kmeanspp_resp(self, S: Tensor, R: int, g: torch.Generator) -> Tensor:
-        """k-means++ centres on the sample (batched over restarts); hard responsibilities."""
+    def _kmeanspp_resp(self, S: Tensor, R: int, g: list[torch.Generator]) -> Tensor:
+        """k-means++ centres on the sample (batched over restarts); hard responsibilities.
+
+        Each restart's uniforms are drawn up front from its own generator (on the CPU,
+        one copy to the device); candidates are found by inverse-CDF search on the device,
+        so no centre costs a device-to-host copy."""
         K, m = self.n_components, S.shape[0]
         trials = 2 + int(math.log(K))
         sq = S.square().sum(-1)
-        first = torch.randint(m, (R,), generator=g).to(S.device)
+        first = torch.cat([torch.randint(m, (1,), generator=gr) for gr in g]).to(S.device)
+        U = torch.stack([torch.rand(max(K - 1, 1), trials, generator=gr, dtype=torch.float64)
+                         for gr in g], 1).to(S.device)  # (K-1, R, t)
         centres = [S[first]]  # K sequential choices; each is batched over restarts
         closest = (sq - 2 * S[first] @ S.T + sq[first][:, None]).clamp_min(0)  # (R, m)
-        for _ in range(1, K):
-            p = closest + torch.finfo(S.dtype).tiny
-            cand = torch.multinomial((p / p.sum(-1, keepdim=True)).cpu().double(), trials,
-                                     replacement=True, generator=g).to(S.device)  # (R, t)
+        for c in range(1, K):
+            p = (closest + torch.finfo(S.dtype).tiny).double()
+            cdf = p.cumsum(-1)
+            cand = torch.searchsorted(cdf, U[c - 1] * cdf[:, -1:]).clamp_max(m - 1)  # (R, t)
             cs = S[cand]  # (R, t, d)
             dist = (sq + cs.square().sum(-1, keepdim=True) - 2 * cs @ S.T).clamp_min(0)
             new = torch.minimum(closest.unsqueeze(1), dist)  # (R, t, m)
@@ -304,15 +347,15 @@ class GaussianMixture(Estimator):
         log_w = N.log() - N.sum(-1, keepdim=True).log()
         return _Params(ctype, log_w, mu, cov)
 
-    def _em_pass(self, batches, params: _Params, shift: Tensor, sync
+    def _em_pass(self, batches, params: _Params, shift: Tensor, sync, process_group=None
                  ) -> tuple[dict[str, Tensor], Tensor]:
         """One pass: E-step and the M-step's sufficient statistics, all-reduced."""
         R, K, d = params.means.shape
         M = None
         ll = params.means.new_zeros(R)
         width = params.A.shape[0]
-        for batch in batches:
-            X = batch[0].to(shift.dtype)
+        for X in batches:
+            X = X.to(shift.dtype)
             step = row_chunks(X.shape[0], (2 * width + 3 * R * K) * X.element_size(),
                               _CHUNK_BYTES)
             for s in range(0, X.shape[0], step):
@@ -325,60 +368,49 @@ class GaussianMixture(Estimator):
                 M = part if M is None else M.add_(part)
         if M is None:  # an empty shard takes part with zeros
             M = params.means.new_zeros(width, R * K)
-        M, ll = all_reduce_sum(M, ll, sync=sync)
+        M, ll = all_reduce_sum(M, ll, sync=sync, process_group=process_group)
         M = M.T.reshape(R, K, width)
         nq = width - d - 1
         return {"N": M[..., -1], "Sx": M[..., nq:nq + d], "Q": M[..., :nq]}, ll
 
-    def _check_batches(self, fn: str, data: Any):
-        d = None
-        for batch in as_batches(data, fn=fn):
-            X = batch[0]
-            check_floating(fn, "X", X)
-            check_ndim(fn, "X", X, ndim=2)
-            if d is not None:
-                check_shape(fn, "X", X, (d,))
-            d = X.shape[1]
-            check_finite(fn, "X", X)
-            yield (X.detach(),)
-
-    def fit(self, data: Any, y: Any = None, *, sync: bool | None = None) -> GaussianMixture:
+    def fit(self, data: Any, y: Any = None, *, sync: bool | None = None,
+            process_group=None) -> GaussianMixture:
         """Fit by EM from a tensor ``(n, d)`` or an iterable of batches; returns self."""
         fn = "GaussianMixture.fit"
-        batches = as_batches(data, fn=fn)
-        if not batches.reiterable:
-            raise fail(fn, "data", "a re-iterable (a tensor, list or DataLoader): EM reads "
-                       "the data once per iteration", "a one-shot iterator", TypeError)
-        g = torch.Generator().manual_seed(self.seed)
-        rows, keys, n_local = self._sample(self._check_batches(fn, data))
-        (d,), dtype = agree_layout([0 if rows is None else rows.shape[1]],
-                                   None if rows is None else rows.dtype, sync=sync)
-        dtype = dtype or torch.get_default_dtype()
-        device = self.weights.device if rows is None else rows.device
+        pg = process_group
+        intake = Intake(data, y, fn=fn, multi_pass=True)
+        seed = self._seed()
+        self._key_seed = seed
+        gens = self._restart_generators(seed, self.n_init)
+        rows, keys, _ = self._sample(intake)
+        intake.agree(sync=sync, process_group=pg, device=self.weights.device)
+        d, dtype, device = intake.n_features, intake.dtype, intake.device
         if rows is None:
             rows = torch.zeros(0, d, dtype=dtype, device=device)
             keys = torch.zeros(0, dtype=torch.float64, device=device)
         rows = rows.to(dtype)
-        n_rows = int(all_reduce_sum(torch.tensor([float(n_local)], dtype=torch.float64),
-                                    sync=sync))
+        n_rows = int(all_reduce_sum(torch.tensor([float(intake.n_rows)], dtype=torch.float64),
+                                    sync=sync, process_group=pg))
         check_min_rows(fn, "data", n_rows, max(self.n_components, 2))
         # the shared initialization sample: the smallest keys over all ranks, in key order
-        rows = all_gather_rows(rows, sync=sync)
-        keys = all_gather_rows(keys.to(rows.device), sync=sync)
+        rows = all_gather_rows(rows, sync=sync, process_group=pg)
+        keys = all_gather_rows(keys.to(rows.device), sync=sync, process_group=pg)
         keys, idx = torch.sort(keys)
         rows = rows[idx[: self.init_size]]
         R = self.n_init
         shift = rows.mean(0)  # a frame centred on the data keeps the moments accurate
-        params = self._initial_params(rows - shift, R, g, shift)
-        stream = as_batches(data, fn=fn)
+        params = self._guard(fn, lambda: self._initial_params(rows - shift, R, gens, shift))
+        # later passes: batches were checked (and their layout agreed) in the first one
+        stream = [b[0].detach() for b in intake.batches] if intake.batches.single else \
+            _Detached(intake.batches)
         lower = torch.full((R,), -math.inf, dtype=torch.float64)
         converged = torch.zeros(R, dtype=torch.bool)
         n_iter = torch.zeros(R, dtype=torch.long)
         history = []
         best_params = params
         for it in range(1, self.max_iter + 1):
-            st, ll = self._em_pass(stream, params, shift, sync)
-            new = self._m_step(st, float(n_rows))
+            st, ll = self._em_pass(stream, params, shift, sync, process_group=pg)
+            new = self._guard(fn, lambda st=st: self._m_step(st, float(n_rows)))
             bound = (ll / n_rows).double().cpu()
             active = ~converged
             change = (bound - lower).abs()
@@ -393,10 +425,34 @@ class GaussianMixture(Estimator):
         best = int(torch.argmax(lower))
         self._store(best_params, best, converged, n_iter, lower, torch.stack(history), shift)
         if not bool(converged[best]):
-            warnings.warn("GaussianMixture.fit: the best restart did not converge within "
-                          f"max_iter={self.max_iter}; raise max_iter or tol",
-                          RuntimeWarning, stacklevel=2)
+            self._warn_not_converged(fn, " (the best restart)")
         return self
+
+    def _guard(self, fn: str, step):
+        """Run an M-step; a covariance that is not positive definite (only possible with
+        ``reg_covar=0``: a component collapsed onto too few distinct points) is a named
+        error instead of a raw ``LinAlgError`` or NaN."""
+        try:
+            params = step()
+        except torch.linalg.LinAlgError:
+            params = None
+        if params is not None and self.reg_covar > 0:
+            return params
+        if params is None or not bool((params.cov.diagonal(dim1=-2, dim2=-1) if
+                                       params.cov.dim() > 3 or self.covariance_type == "tied"
+                                       else params.cov).gt(0).all()):
+            raise fail(fn, "reg_covar", "a positive value for data on which a component "
+                       "collapses (a singular covariance)", self.reg_covar)
+        return params
+
+    def fit_predict(self, data: Any, y: Any = None, *, sync: bool | None = None,
+                    process_group=None) -> Tensor:
+        """Fit to ``data`` (a tensor ``X``) and return the components of its rows."""
+        X = data[0] if isinstance(data, tuple) else data
+        if not isinstance(X, Tensor):
+            raise fail("GaussianMixture.fit_predict", "data", "a tensor X", type(X).__name__,
+                       TypeError)
+        return self.fit(data, y, sync=sync, process_group=process_group).predict(X)
 
     @staticmethod
     def _select(active: Tensor, new: _Params, old: _Params) -> _Params:
@@ -420,13 +476,10 @@ class GaussianMixture(Estimator):
         self._mark_fitted()
 
     # -- the fitted model ------------------------------------------------------------
-    def _component_log_prob(self, X: Tensor) -> Tensor:
+    def _component_log_prob(self, X: Tensor, method: str) -> Tensor:
         """``log pi_k + log N(x | mu_k, Sigma_k)``, ``(..., K)``, differentiable."""
-        fn = "GaussianMixture"
-        check_floating(fn, "X", X)
         d = self.means.shape[-1]
-        check_shape(fn, "X", X, (d,))
-        X = X.to(self.means.dtype)
+        X = self._input(method, X, d)
         K = self.n_components
         cov = _full_cov(self.covariances, self.covariance_type, K, d)
         L = torch.linalg.cholesky(cov)
@@ -440,8 +493,7 @@ class GaussianMixture(Estimator):
     def score_samples(self, X: Tensor) -> Tensor:
         r"""Per-sample log-likelihood :math:`\log p(x)`, ``(...)``; differentiable in ``X``
         and in the parameters (so it can serve as a density loss)."""
-        self._check_fitted("score_samples")
-        return torch.logsumexp(self._component_log_prob(X), -1)
+        return torch.logsumexp(self._component_log_prob(X, "score_samples"), -1)
 
     def forward(self, X: Tensor) -> Tensor:
         """Per-sample log-likelihood (as :meth:`score_samples`)."""
@@ -453,13 +505,11 @@ class GaussianMixture(Estimator):
 
     def predict_proba(self, X: Tensor) -> Tensor:
         """Responsibilities :math:`p(k \\mid x)`, ``(..., K)``."""
-        self._check_fitted("predict_proba")
-        return torch.softmax(self._component_log_prob(X), -1)
+        return torch.softmax(self._component_log_prob(X, "predict_proba"), -1)
 
     def predict(self, X: Tensor) -> Tensor:
         """The most probable component, ``(...)``."""
-        self._check_fitted("predict")
-        return self._component_log_prob(X).argmax(-1)
+        return self._component_log_prob(X, "predict").argmax(-1)
 
     def n_parameters(self) -> int:
         """Free parameters: weights, means and covariances (as scikit-learn counts them)."""

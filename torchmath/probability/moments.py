@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchmath._batches import as_batches
+from torchmath._batches import Intake, accumulate
 from torchmath._estimator import Estimator
 from torchmath._validation import (
     check_finite,
@@ -17,6 +17,7 @@ from torchmath._validation import (
     check_nonnegative_tensor,
     check_shape,
     fail,
+    validating,
 )
 from torchmath.linalg import ScatterMatrix
 
@@ -239,6 +240,9 @@ class RunningMoments(Estimator):
     Args:
         dim: the number of variables ``d``.
 
+    Attributes (buffers, after the first rows):
+        count ``()`` (total weight), mean ``(d,)``, scatter ``(d, d)``, n_rows ``()``.
+
     Shape:
         ``update(x)``: ``x`` is ``(n, d)`` or ``(d,)``; ``mean``/``var``: ``(d,)``;
         ``cov``/``corr``: ``(d, d)``.
@@ -253,28 +257,30 @@ class RunningMoments(Estimator):
     Source: Chan, Golub and LeVeque, *Algorithms for computing the sample variance* (1979).
     """
 
+    _fitted_buffers = ("count", "mean", "scatter", "n_rows")
+    _state_settings = ("dim",)
+
     def __init__(self, dim: int):
         super().__init__()
         self.dim = check_int("RunningMoments", "dim", dim, minimum=1)
-        self.register_buffer("count", torch.zeros(()))
-        self.register_buffer("mean_", torch.zeros(dim))
-        self.register_buffer("scatter", torch.zeros(dim, dim))
-        self.register_buffer("n_rows", torch.zeros((), dtype=torch.long))
+        self._rows = 0  # rows seen, kept on the host so update never syncs for it
 
-    def _acc(self) -> ScatterMatrix:
-        acc = ScatterMatrix(self.dim, dtype=self.mean_.dtype, device=self.mean_.device)
-        if bool(self.n_rows > 0):
-            acc.count, acc.mean, acc.scatter = self.count, self.mean_, self.scatter
-            acc.n_rows = int(self.n_rows)
-        return acc
+    def _acc(self, like: Tensor) -> ScatterMatrix:
+        if self._rows:
+            return ScatterMatrix.from_state(self.count, self.mean, self.scatter,
+                                            n_rows=self._rows)
+        return ScatterMatrix(self.dim, dtype=like.dtype, device=like.device)
 
     def _store(self, acc: ScatterMatrix) -> None:
-        if acc.count is None:
+        if acc.count is None or acc.n_rows == 0:
             return
-        self.count, self.mean_, self.scatter = acc.count, acc.mean, acc.scatter
-        self.n_rows = self.n_rows.new_tensor(acc.n_rows)
-        if acc.n_rows > 0:
-            self._mark_fitted()
+        self.count, self.mean, self.scatter = acc.count, acc.mean, acc.scatter
+        self._rows = acc.n_rows
+        self.n_rows = torch.tensor(acc.n_rows, dtype=torch.int64, device=acc.mean.device)
+        self._mark_fitted()
+
+    def _after_load(self) -> None:
+        self._rows = int(self.n_rows) if self.n_rows.numel() else 0
 
     def update(self, x: Tensor, weights: Tensor | None = None) -> None:
         """Add a batch of rows ``(n, d)`` (or one row ``(d,)``), optionally weighted."""
@@ -287,58 +293,33 @@ class RunningMoments(Estimator):
         check_finite(fn, "x", x)
         if weights is not None:
             check_nonnegative_tensor(fn, "weights", weights)
-        if int(self.n_rows) == 0 and x.shape[0]:
-            self._adopt(x)
-        acc = self._acc()
+        acc = self._acc(x)
         acc.update(x.detach(), None if weights is None else weights.detach())
         self._store(acc)
-
-    def _adopt(self, like: Tensor) -> None:
-        self.count = like.new_zeros(())
-        self.mean_ = like.new_zeros(self.dim)
-        self.scatter = like.new_zeros(self.dim, self.dim)
 
     def merge(self, other: RunningMoments) -> RunningMoments:
         """Fold another accumulator's data into this one; returns ``self``."""
         if not isinstance(other, RunningMoments) or other.dim != self.dim:
             raise fail("RunningMoments.merge", "other", f"a RunningMoments of dim {self.dim}",
                        getattr(other, "dim", type(other).__name__))
-        if int(other.n_rows) == 0:
+        if other._rows == 0:
             return self
-        if int(self.n_rows) == 0:
-            self._adopt(other.mean_)
-        acc = self._acc()
-        acc.merge(other._acc())
+        acc = self._acc(other.mean)
+        acc.merge(other._acc(other.mean))
         self._store(acc)
         return self
 
     def fit(self, data: Any, y: Any = None, *, sync: bool | None = None,
-            dtype: torch.dtype | None = None) -> RunningMoments:
-        """Reset, accumulate every batch of ``data``, and all-reduce across processes.
-
-        ``dtype`` sets the accumulators' dtype on a rank that may see no data.
-        """
+            process_group=None) -> RunningMoments:
+        """Reset, accumulate every batch of ``data``, and all-reduce across processes."""
         fn = "RunningMoments.fit"
-        self.n_rows.zero_()
-        self._fitted.fill_(False)
-        if dtype is not None:
-            self._adopt(torch.empty(0, dtype=dtype, device=self.mean_.device))
-        for batch in as_batches(data, fn=fn):
-            self.update(batch[0])
-        acc = self._acc()
-        if acc.count is None:
-            acc._init(self.mean_)
-        acc.all_reduce(sync=sync)
-        self._store(acc)
-        if int(self.n_rows) == 0:
-            raise fail(fn, "data", "at least one row", "no rows")
+        intake = Intake(data, y, fn=fn, n_features=self.dim)
+        stream = accumulate(intake, sync=sync, process_group=process_group,
+                            device=self.mean.device)
+        self._reset()
+        self._rows = 0
+        self._store(stream.stats)
         return self
-
-    @property
-    def mean(self) -> Tensor:
-        """The running mean, ``(d,)``."""
-        self._check_fitted("mean")
-        return self.mean_
 
     def var(self, correction: int = 1) -> Tensor:
         """Per-variable variance ``scatter_jj / (W - correction)`` (frequency weights)."""
@@ -348,7 +329,7 @@ class RunningMoments(Estimator):
         """Covariance ``scatter / (W - correction)``, ``(d, d)``."""
         self._check_fitted("cov")
         c = _check_correction("RunningMoments.cov", correction)
-        if bool(self.count <= c):
+        if validating() and bool(self.count <= c):
             raise fail("RunningMoments.cov", "data", f"total weight above {c}",
                        float(self.count))
         return self.scatter / (self.count - c)
