@@ -185,10 +185,18 @@ class Estimator(nn.Module):
                 return buf
         return torch.empty(0)
 
-    def _input(self, method: str, X: Any, n_features: int, name: str = "X") -> Tensor:
-        """Check a prediction-time input and cast it to the model's dtype and device."""
+    def _n_features(self) -> int:
+        """The number of features the model was fitted on (subclasses)."""
+        raise NotImplementedError
+
+    def _input(self, method: str, X: Any, n_features: int | None = None,
+               name: str = "X") -> Tensor:
+        """Check a prediction-time input and cast it to the model's dtype and device
+        (``n_features``: the expected last size, by default :meth:`_n_features`)."""
         fn = f"{type(self).__name__}.{method}"
         self._check_fitted(method)
+        if n_features is None:
+            n_features = self._n_features()
         check_floating(fn, name, X)
         if X.dim() < 1 or X.shape[-1] != n_features:
             raise fail(fn, name, f"of shape (..., {n_features})", f"shape {tuple(X.shape)}")
@@ -197,10 +205,11 @@ class Estimator(nn.Module):
         check_finite(fn, name, X)
         return X
 
-    def _warn_not_converged(self, fn: str, detail: str = "") -> None:
-        tol = getattr(self, "tol", None)
-        warnings.warn(f"{fn}: stopped at max_iter={getattr(self, 'max_iter', None)} before "
-                      f"meeting tol={tol}{detail}; raise max_iter (or tol)",
+    def _warn_not_converged(self, fn: str, max_iter: int | None = None,
+                            detail: str = "") -> None:
+        max_iter = getattr(self, "max_iter", None) if max_iter is None else max_iter
+        warnings.warn(f"{fn}: stopped at max_iter={max_iter} before meeting "
+                      f"tol={getattr(self, 'tol', None)}{detail}; raise max_iter (or tol)",
                       ConvergenceWarning, stacklevel=3)
 
     # -- saving and loading ------------------------------------------------------------

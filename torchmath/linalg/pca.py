@@ -128,6 +128,9 @@ class PCA(Estimator):
         self.generator = _check_generator(fn, generator)
 
     # ----------------------------------------------------------------- fitting
+    def _n_features(self) -> int:
+        return self.mean.shape[-1]
+
     def _device(self) -> torch.device:
         return self.mean.device
 
@@ -280,7 +283,7 @@ class PCA(Estimator):
     # ----------------------------------------------------------------- using
     def transform(self, X: Tensor) -> Tensor:
         """Scores :math:`V_{:k}^\\top (x - \\mu)` (whitened if asked); differentiable in X."""
-        X = self._input("transform", X, self.mean.shape[0])
+        X = self._input("transform", X)
         Z = (X - self.mean) @ self.components.mT
         if self.whiten:
             Z = Z / self.explained_variance.clamp_min(torch.finfo(Z.dtype).tiny).sqrt()
@@ -292,6 +295,7 @@ class PCA(Estimator):
 
     def inverse_transform(self, Z: Tensor) -> Tensor:
         """Map scores back to the data space: :math:`\\mu + V_{:k} z`."""
+        self._check_fitted("inverse_transform")
         Z = self._input("inverse_transform", Z, self.components.shape[0], "Z")
         if self.whiten:
             Z = Z * self.explained_variance.sqrt()
@@ -300,7 +304,7 @@ class PCA(Estimator):
     def reconstruction_error(self, X: Tensor) -> Tensor:
         r"""Mean squared reconstruction error over all entries,
         :math:`\frac{1}{nd}\sum_i \|x_i - \hat x_i\|^2`."""
-        X = self._input("reconstruction_error", X, self.mean.shape[0])
+        X = self._input("reconstruction_error", X)
         return (X - self.inverse_transform(self.transform(X))).square().mean()
 
     def fit_transform(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
@@ -316,7 +320,7 @@ class PCA(Estimator):
         r"""Log-likelihood of each sample under the probabilistic PCA model
         :math:`\mathcal N(\mu, V_k \operatorname{diag}(\lambda - \sigma^2) V_k^\top +
         \sigma^2 I)` (Tipping and Bishop 1999; scikit-learn's ``PCA.score_samples``)."""
-        X = self._input("score_samples", X, self.mean.shape[0])
+        X = self._input("score_samples", X)
         d = X.shape[-1]
         noise = self.noise_variance
         V, ev = self.components, self.explained_variance

@@ -41,6 +41,9 @@ class _LinearModel(Estimator):
         self.fit_intercept = fit_intercept
         self._y_1d = True
 
+    def _n_features(self) -> int:
+        return self.coef.shape[-1]
+
     def _stream(self, fn: str, intake: Intake, sync, process_group) -> Stream:
         stream = accumulate(intake, sync=sync, process_group=process_group,
                             device=self.coef.device)
@@ -60,8 +63,7 @@ class _LinearModel(Estimator):
     def predict(self, X: Tensor) -> Tensor:
         r""":math:`\hat y = X w + b`; ``(..., d) -> (...)`` or ``(..., t)``, with a leading
         ``(n_alphas,)`` dimension for a ridge path."""
-        self._check_fitted("predict")
-        X = self._input("predict", X, self.coef.shape[-1])
+        X = self._input("predict", X)
         W = self.coef.unsqueeze(-2) if self._y_1d else self.coef  # ([A,] t, d)
         b = self.intercept.unsqueeze(-1) if self._y_1d else self.intercept  # ([A,] t)
         if W.dim() == 3:  # a path: (A, ..., n, t)

@@ -8,20 +8,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from torchmath._batches import as_batches, row_chunks
+from torchmath._batches import Intake, encode_labels, row_chunks
 from torchmath._estimator import Estimator
 from torchmath._validation import (
     check_choice,
-    check_floating,
     check_in_range,
     check_int,
     check_positive,
-    check_shape,
-    check_tensor,
     fail,
-    validating,
 )
-from torchmath.distributed import agree_layout, all_reduce_sum
+from torchmath.distributed import all_reduce_sum
 from torchmath.optim.proximal import prox_elastic_net
 
 __all__ = ["LogisticRegression", "logistic_loss"]
@@ -84,7 +80,8 @@ class _Objective:
     def __init__(self, batches, cached: bool, n: int, K: int, d: int, dtype, device, sync,
                  fit_intercept: bool, l2: float):
         self.rows, self.d, self.n = (1 if K == 2 else K), d, n
-        self.K, self.dtype, self.device, self.sync = K, dtype, device, sync
+        self.K, self.dtype, self.device = K, dtype, device
+        self.sync, self.process_group = sync  # (sync, process_group)
         self.fit_intercept, self.l2 = fit_intercept, l2
         self.cached = cached
         self.acc = torch.float64 if device.type != "mps" else dtype  # MPS has no float64
@@ -142,7 +139,7 @@ class _Objective:
                     grad[:, d] += R.sum(0)
             if zs is not None:
                 zs.append(z)
-        loss, grad = all_reduce_sum(loss, grad, sync=self.sync)
+        loss, grad = all_reduce_sum(loss, grad, sync=self.sync, process_group=self.process_group)
         loss, grad = loss / self.n, (grad / self.n).to(theta.dtype)
         loss = loss + 0.5 * self.l2 * (W * W).sum()
         grad[:, :d] += self.l2 * W
@@ -190,7 +187,7 @@ class _Objective:
                         H[k * D:(k + 1) * D, j * D:(j + 1) * D] += block
                         if j != k:
                             H[j * D:(j + 1) * D, k * D:(k + 1) * D] += block.mT
-        H, count = all_reduce_sum(H, count, sync=self.sync)
+        H, count = all_reduce_sum(H, count, sync=self.sync, process_group=self.process_group)
         return H / count
 
     def _logits(self, X: Tensor, theta: Tensor) -> Tensor:
@@ -205,7 +202,7 @@ class _Objective:
         H = torch.zeros(D, D, dtype=self.acc, device=self.device)
         for X, _ in self._items():
             _add_gram(H, X, None, self.dtype)
-        return all_reduce_sum(H, sync=self.sync) / self.n
+        return all_reduce_sum(H, sync=self.sync, process_group=self.process_group) / self.n
 
 
 def _add_gram(H: Tensor, X: Tensor, s: Tensor | None, work: torch.dtype) -> None:
@@ -262,21 +259,29 @@ class LogisticRegression(Estimator):
         l1_ratio: :math:`\rho \in [0, 1]`, required for ``"elasticnet"`` only.
         solver: ``"newton" | "lbfgs" | "fista"`` or ``None`` (automatic).
         fit_intercept: learn :math:`b` (unpenalized).
-        max_iter: iteration limit of the solver.
-        tol: stop when the largest entry of the gradient (the proximal-gradient mapping
-            for ``fista``) of the scaled objective is below ``tol``.
+        max_iter: iteration limit of the solver; ``None``: 100 for ``"newton"`` and
+            ``"lbfgs"``, 10 000 for ``"fista"`` (first-order: enough to converge on
+            standardized data such as breast cancer).
+        tol: stop when the Newton decrement :math:`\sqrt{g^\top H^{-1} g}` (``newton``;
+            invariant to the scale of the features), the largest entry of the gradient
+            (``lbfgs``) or of the proximal-gradient mapping (``fista``) of the scaled
+            objective is below ``tol``. A fit that stops at ``max_iter`` warns with
+            :class:`torchmath.ConvergenceWarning`.
 
     Attributes:
-        coef: ``(K', d)`` buffer; ``intercept``: ``(K',)``; ``n_iter``: iterations used.
+        classes: ``(K,)`` the labels, sorted (any integers; scikit-learn's ``classes_``);
+        coef: ``(K', d)`` buffer; ``intercept``: ``(K',)``; ``n_iter``: iterations used;
+        ``converged``: whether ``tol`` was met. Softmax intercepts are centred across
+        classes, and so are unpenalized softmax coefficients (as scikit-learn's).
 
     Shape:
-        ``X``: ``(n, d)``; ``y``: ``(n,)`` integer labels ``0..K-1`` (``K >= 2``).
+        ``X``: ``(n, d)``; ``y``: ``(n,)`` integer labels of at least two classes.
 
     Raises:
         ValueError: unknown penalty or solver, a non-smooth penalty with ``"newton"`` or
             ``"lbfgs"``, ``l1_ratio`` missing for (or given without) ``"elasticnet"``,
-            bad ``C``/``max_iter``/``tol``; labels that are not integers ``0..K-1`` with
-            ``K >= 2``; ``X`` of the wrong shape.
+            bad ``C``/``max_iter``/``tol``; fewer than two classes; NaN/inf in ``X``;
+            ``X`` of the wrong shape.
 
     Example:
         >>> X = torch.tensor([[-2.0], [-1.0], [1.0], [2.0], [0.5], [-0.5]])
@@ -289,9 +294,12 @@ class LogisticRegression(Estimator):
     Nocedal & Wright, *Numerical Optimization*, ch. 3, 7 (Newton, L-BFGS).
     """
 
+    _fitted_buffers = ("classes", "coef", "intercept", "n_iter", "converged")
+    _state_settings = ("penalty", "C", "l1_ratio", "fit_intercept")
+
     def __init__(self, penalty: str = "l2", C: float = 1.0, l1_ratio: float | None = None,
-                 solver: str | None = None, fit_intercept: bool = True, max_iter: int = 100,
-                 tol: float = 1e-8):
+                 solver: str | None = None, fit_intercept: bool = True,
+                 max_iter: int | None = None, tol: float = 1e-8):
         super().__init__()
         fn = "LogisticRegression"
         check_choice(fn, "penalty", penalty, PENALTIES)
@@ -303,84 +311,98 @@ class LogisticRegression(Estimator):
             check_in_range(fn, "l1_ratio", l1_ratio, 0.0, 1.0)
         elif l1_ratio is not None:
             raise fail(fn, "l1_ratio", "to be None unless penalty='elasticnet'", l1_ratio)
-        if solver is None:
-            solver = "newton" if penalty in ("none", "l2") else "fista"
-        check_choice(fn, "solver", solver, SOLVERS)
-        if solver in ("newton", "lbfgs") and penalty in ("l1", "elasticnet"):
-            raise fail(fn, "solver", f"'fista' for the non-smooth penalty={penalty!r}",
-                       repr(solver))
-        check_int(fn, "max_iter", max_iter, minimum=1)
+        if solver is not None:
+            check_choice(fn, "solver", solver, SOLVERS)
+            if solver in ("newton", "lbfgs") and penalty in ("l1", "elasticnet"):
+                raise fail(fn, "solver", f"'fista' for the non-smooth penalty={penalty!r}",
+                           repr(solver))
+        if max_iter is not None:
+            check_int(fn, "max_iter", max_iter, minimum=1)
         check_positive(fn, "tol", tol)
-        self.penalty, self.C, self.solver = penalty, float(C), solver
-        self.l1_ratio = {"none": 0.0, "l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
-        self.fit_intercept, self.max_iter, self.tol = bool(fit_intercept), max_iter, tol
-        self.register_buffer("coef", torch.empty(0))
-        self.register_buffer("intercept", torch.empty(0))
-        self.register_buffer("n_iter", torch.zeros((), dtype=torch.int64))
+        self.penalty, self.C, self.l1_ratio, self.solver = penalty, C, l1_ratio, solver
+        self.fit_intercept, self.max_iter, self.tol = fit_intercept, max_iter, tol
+
+    def _n_features(self) -> int:
+        return self.coef.shape[-1]
+
+    def _solver(self) -> str:
+        if self.solver is not None:
+            return self.solver
+        return "newton" if self.penalty in ("none", "l2") else "fista"
+
+    def _rho(self) -> float:
+        """The L1 share of the penalty: 0 for none/l2, 1 for l1, ``l1_ratio`` otherwise."""
+        return {"none": 0.0, "l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio)
+
+    def _max_iter(self) -> int:
+        if self.max_iter is not None:
+            return self.max_iter
+        return 10_000 if self._solver() == "fista" else 100
 
     # ----------------------------------------------------------------- fitting
-    def _data(self, data: Any, y: Tensor | None, sync: bool | None):
+    def _data(self, data: Any, y: Tensor | None, sync: bool | None, process_group):
         fn = "LogisticRegression.fit"
-        batches = as_batches(data, fn=fn, y=y, arity=2)
+        intake = Intake(data, y, fn=fn, y_kind="labels")
         # Tensors and lists are fixed: keep the batches (the same tensors, no copies) so
         # logits can be cached between passes. A one-shot iterator is read once into a
         # list (the solvers make several passes); a DataLoader is re-read on every pass.
         cached = y is not None or isinstance(data, Tensor | list | tuple) \
-            or not batches.reiterable
+            or not intake.batches.reiterable
+        items = intake.read()  # the first pass: checks, layout and labels
+        intake.agree(sync=sync, process_group=process_group, device=self.coef.device)
+        classes = intake.classes(sync=sync, process_group=process_group)
+        if classes.numel() < 2:
+            raise fail(fn, "y", "labels of at least two classes",
+                       f"{classes.numel()} class(es)")
+        n = all_reduce_sum(torch.tensor([float(intake.n_rows)], dtype=torch.float64),
+                           sync=sync, process_group=process_group)
         if cached:
-            batches = [tuple(b) for b in batches]
-        n, d, kmax, dtype, device = 0, None, -1, None, None
-        for X, yb in batches:
-            check_floating(fn, "X", X)
-            check_shape(fn, "X", X, (None,) if d is None else (d,))
-            if X.dim() != 2:
-                raise fail(fn, "X", "of shape (n, d)", tuple(X.shape))
-            check_tensor(fn, "y", yb)
-            if yb.is_floating_point() or yb.is_complex() or yb.dtype == torch.bool:
-                raise fail(fn, "y", "to hold integer class labels 0..K-1", yb.dtype, TypeError)
-            if yb.shape != X.shape[:1]:
-                raise fail(fn, "y", f"of shape ({X.shape[0]},) to match 'X'", tuple(yb.shape))
-            d, dtype, device = X.shape[1], X.dtype, X.device
-            n += X.shape[0]
-            if yb.numel():
-                if validating() and int(yb.min()) < 0:
-                    raise fail(fn, "y", "to hold class labels 0..K-1", f"label {int(yb.min())}")
-                kmax = max(kmax, int(yb.max()))
-        counts = all_reduce_sum(torch.tensor([float(n)], dtype=torch.float64), sync=sync)
-        # A rank with no batches at all learns d and the dtype from the others.
-        (kmax_all, d_all), dtype_all = agree_layout([kmax, -1 if d is None else d], dtype,
-                                                    sync=sync)
-        if d is None:
-            if d_all < 0 or dtype_all is None:
-                raise fail(fn, "data", "at least one batch", "no batches")
-            d, dtype, device = d_all, dtype_all, torch.device("cpu")
-        n_total, n_classes = int(counts), int(kmax_all) + 1
-        if n_classes < 2:
-            raise fail(fn, "y", "labels of at least two classes 0..K-1", f"{n_classes} class")
-        return batches, cached, n_total, n_classes, d, dtype, device
+            batches = [(X, encode_labels(fn, yb, classes)) for X, yb in items]
+        else:
+            batches = _Encoded(intake, classes, fn)
+        return (batches, cached, int(n), classes, intake.n_features, intake.dtype,
+                intake.device)
 
-    def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None):
+    def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
+            process_group=None):
         """Fit on a tensor pair ``(X, y)``, ``fit(X, y)``, or an iterable of batches."""
-        batches, cached, n, K, d, dtype, device = self._data(data, y, sync)
+        batches, cached, n, classes, d, dtype, device = self._data(data, y, sync,
+                                                                   process_group)
+        K = classes.numel()
         rows = 1 if K == 2 else K
         theta = torch.zeros(rows, d + 1, dtype=dtype, device=device)
         alpha = 1.0 / (self.C * n)  # penalty weight on the scaled objective
-        l2 = 0.0 if self.penalty == "none" else alpha * (1 - self.l1_ratio)
-        if self.solver == "fista":
+        rho, solver = self._rho(), self._solver()
+        l2 = 0.0 if self.penalty == "none" else alpha * (1 - rho)
+        if solver == "fista":
             l2 = 0.0  # the proximal step applies the whole penalty
-        obj = _Objective(batches, cached, n, K, d, dtype, device, sync, self.fit_intercept, l2)
-        if self.solver == "newton":
-            theta, it = self._newton(obj, theta)
-        elif self.solver == "lbfgs":
-            theta, it = self._lbfgs(obj, theta)
+        obj = _Objective(batches, cached, n, K, d, dtype, device, (sync, process_group),
+                         self.fit_intercept, l2)
+        if solver == "newton":
+            theta, it, ok = self._newton(obj, theta)
+        elif solver == "lbfgs":
+            theta, it, ok = self._lbfgs(obj, theta)
         else:
-            theta, it = self._fista(obj, theta, alpha)
-        if rows > 1 and self.fit_intercept:
-            theta[:, d] -= theta[:, d].mean()  # softmax intercepts: the centered choice
+            theta, it, ok = self._fista(obj, theta, alpha)
+        if rows > 1:
+            # Softmax is invariant to a shift shared by all classes: take the centred
+            # choice for what is not penalized (the intercepts; all of theta without a
+            # penalty, as scikit-learn's unpenalized multinomial model; L2 centres the
+            # coefficients by itself, L1 is not invariant).
+            theta = theta.clone()
+            if self.fit_intercept:
+                theta[:, d] -= theta[:, d].mean()
+            if self.penalty == "none":
+                theta[:, :d] -= theta[:, :d].mean(0)
+        self.classes = classes.to(device)
         self.coef = theta[:, :d].contiguous()
         self.intercept = theta[:, d].contiguous()
         self.n_iter = torch.tensor(it, device=device)
+        self.converged = torch.tensor(ok, device=device)
         self._mark_fitted()
+        if not ok:
+            self._warn_not_converged("LogisticRegression.fit", self._max_iter(),
+                                     f" (solver={solver!r})")
         return self
 
     def _newton_factor(self, obj: _Objective, theta: Tensor, zs, low_precision: bool,
@@ -393,9 +415,12 @@ class LogisticRegression(Estimator):
         penalty[:, D - 1] = 0.0
         diag = H.diagonal()
         scale = diag.abs().max()
-        # Directions without curvature (an unpenalized column of zeros) get a tiny ridge;
-        # the gradient has no component along them.
-        diag += penalty.reshape(-1).to(H.dtype) + 1e-12 * (1 + scale)
+        # A ridge relative to each direction's own curvature (features of any scale give
+        # the same steps, rescaled); directions without curvature (an unpenalized column
+        # of zeros) get a tiny one relative to the largest: the gradient has no component
+        # along them.
+        flat = torch.where(diag > 0, diag, 1e-12 * scale + torch.finfo(H.dtype).tiny)
+        diag += penalty.reshape(-1).to(H.dtype) + 1e-12 * flat
         idx = torch.arange(rows, device=theta.device) * D + D - 1  # the intercepts
         if not self.fit_intercept:
             H[idx, :] = 0.0
@@ -443,10 +468,10 @@ class LogisticRegression(Estimator):
         level = 0
         loss, grad, zs = obj.value_and_grad(theta)
         gmax = float(grad.abs().max())
-        L, fresh, it = None, False, 0
-        for it in range(1, self.max_iter + 1):
-            if gmax <= self.tol:
-                it -= 1
+        L, fresh, it, converged = None, False, 0, False
+        for it in range(1, self._max_iter() + 1):
+            if gmax == 0.0:
+                it, converged = it - 1, True
                 break
             if L is None:
                 last = len(levels) - 1
@@ -458,6 +483,14 @@ class LogisticRegression(Estimator):
             step = -torch.cholesky_solve(grad.reshape(-1, 1).to(L.dtype), L)
             step = step.reshape(rows, D).to(theta.dtype)
             slope = float((grad * step).sum())
+            # The Newton decrement sqrt(g^T H^-1 g) = sqrt(-slope): affine invariant, so
+            # features scaled by 1e-6 stop where unscaled ones do.
+            if fresh and (-slope) ** 0.5 <= self.tol:
+                it, converged = it - 1, True
+                break
+            if not fresh and (-slope) ** 0.5 <= self.tol:
+                L = None  # confirm with a fresh factor before stopping
+                continue
             f0, t = float(loss), 1.0
             while True:
                 trial = theta + t * step
@@ -466,7 +499,10 @@ class LogisticRegression(Estimator):
                     break
                 t *= 0.5
             if fresh and (t < 1e-10 or float(new_loss) >= f0):
-                break  # no decrease along a fresh Newton direction: at rounding level
+                # no decrease along a fresh Newton direction: at rounding level
+                converged = (-slope) ** 0.5 <= max(self.tol, 1e3 * torch.finfo(
+                    theta.dtype).eps ** 0.5 * (1 + abs(f0)) ** 0.5)
+                break
             theta, loss, grad, zs = trial, new_loss, new_grad, new_zs
             new_gmax = float(grad.abs().max())
             ratio = new_gmax / gmax
@@ -475,11 +511,11 @@ class LogisticRegression(Estimator):
             if t < 1.0 or ratio > _REUSE_RATIO or not reuse:
                 L = None  # refresh the Hessian for the next step
             fresh, gmax = False, new_gmax
-        return theta, it
+        return theta, it, converged
 
     def _lbfgs(self, obj: _Objective, theta: Tensor):
         param = theta.clone().requires_grad_(True)
-        opt = torch.optim.LBFGS([param], lr=1, max_iter=self.max_iter,
+        opt = torch.optim.LBFGS([param], lr=1, max_iter=self._max_iter(),
                                 tolerance_grad=self.tol, tolerance_change=0.0,
                                 history_size=20, line_search_fn="strong_wolfe")
         calls = [0]
@@ -492,7 +528,9 @@ class LogisticRegression(Estimator):
 
         opt.step(closure)
         state = opt.state[param]
-        return param.detach(), int(state.get("n_iter", calls[0]))
+        with torch.no_grad():
+            gmax = float(obj.value_and_grad(param.detach())[1].abs().max())
+        return param.detach(), int(state.get("n_iter", calls[0])), gmax <= self.tol
 
     def _fista(self, obj: _Objective, theta: Tensor, alpha: float):
         rows, D = theta.shape
@@ -508,7 +546,7 @@ class LogisticRegression(Estimator):
         def prox(v):
             if lam == 0.0:
                 return v
-            return torch.where(mask, prox_elastic_net(v, lam, self.l1_ratio), v)
+            return torch.where(mask, prox_elastic_net(v, lam, self._rho()), v)
 
         def gradient(t):
             return obj.value_and_grad(t)[1]
@@ -516,8 +554,8 @@ class LogisticRegression(Estimator):
         x = theta
         yk, tk = theta, 1.0
         grad_y = gradient(yk)
-        it = 0
-        for it in range(1, self.max_iter + 1):  # noqa: B007  (it is returned)
+        it, converged = 0, False
+        for it in range(1, self._max_iter() + 1):  # noqa: B007  (it is returned)
             x_new = prox(yk - step * grad_y)
             change = float((x_new - yk).abs().max()) / step
             t_new = (1 + (1 + 4 * tk * tk) ** 0.5) / 2
@@ -528,42 +566,52 @@ class LogisticRegression(Estimator):
                 y_next = x_new + ((tk - 1) / t_new) * (x_new - x)
             x, yk, tk = x_new, y_next, t_new
             if change <= self.tol:
+                converged = True
                 break
             grad_y = gradient(yk)
-        return x, it
+        return x, it, converged
 
     # -------------------------------------------------------------- prediction
     def decision_function(self, X: Tensor) -> Tensor:
-        """Scores :math:`W x + b`: ``(n,)`` for two classes, ``(n, K)`` for more."""
-        self._check_fitted("decision_function")
-        fn = "LogisticRegression.decision_function"
-        check_floating(fn, "X", X)
-        check_shape(fn, "X", X, (self.coef.shape[1],))
-        z = X @ self.coef.mT.to(X.dtype) + self.intercept.to(X.dtype)
+        """Scores :math:`W x + b`: ``(..., )`` for two classes, ``(..., K)`` for more."""
+        X = self._input("decision_function", X)
+        z = X @ self.coef.mT + self.intercept
         return z.squeeze(-1) if self.coef.shape[0] == 1 else z
 
     def predict_log_proba(self, X: Tensor) -> Tensor:
-        """Log class probabilities, ``(n, K)`` (``K = 2`` for binary)."""
+        """Log class probabilities, ``(..., K)`` (columns follow ``classes``)."""
         z = self.decision_function(X)
         if self.coef.shape[0] == 1:
             return torch.stack([F.logsigmoid(-z), F.logsigmoid(z)], -1)
         return torch.log_softmax(z, -1)
 
     def predict_proba(self, X: Tensor) -> Tensor:
-        """Class probabilities, ``(n, K)``."""
+        """Class probabilities, ``(..., K)`` (columns follow ``classes``)."""
         return self.predict_log_proba(X).exp()
 
     def predict(self, X: Tensor) -> Tensor:
-        """Most probable class, ``(n,)`` int64."""
+        """The most probable class label (from ``classes``), ``(...)``."""
         z = self.decision_function(X)
-        if self.coef.shape[0] == 1:
-            return (z > 0).long()
-        return z.argmax(-1)
+        idx = (z > 0).long() if self.coef.shape[0] == 1 else z.argmax(-1)
+        return self.classes[idx]
+
+    def score(self, X: Tensor, y: Tensor) -> Tensor:
+        """Accuracy of :meth:`predict` on ``(X, y)``."""
+        return (self.predict(X) == y.to(self.classes.device)).to(self.coef.dtype).mean()
 
     def forward(self, X: Tensor) -> Tensor:
         """The log class probabilities (differentiable in ``X``)."""
         return self.predict_log_proba(X)
 
-    def extra_repr(self) -> str:
-        return (f"penalty={self.penalty!r}, C={self.C}, l1_ratio={self.l1_ratio}, "
-                f"solver={self.solver!r}, fit_intercept={self.fit_intercept}")
+
+class _Encoded:
+    """A DataLoader's batches re-read on every pass, as ``(X, class index)`` (checked on
+    the first pass; detached on every one)."""
+
+    def __init__(self, intake: Intake, classes: Tensor, fn: str):
+        self.intake, self.classes, self.fn = intake, classes, fn
+
+    def __iter__(self):
+        for batch in self.intake.batches:
+            X = batch[0].detach().to(self.intake.dtype)
+            yield X, encode_labels(self.fn, batch[1], self.classes)

@@ -113,6 +113,9 @@ class BayesianLinearRegression(Estimator):
             local = acc.merge(local)
         return local
 
+    def _n_features(self) -> int:
+        return self.coef.shape[-1]
+
     def _current(self) -> ScatterMatrix | None:
         if not self.count.numel():
             return None
@@ -195,7 +198,7 @@ class BayesianLinearRegression(Estimator):
         r"""Predictive mean :math:`x^\top m_N + b`, and optionally the predictive standard
         deviation :math:`\sqrt{\beta^{-1} + \tilde x^\top S_N \tilde x}` (``\tilde x``:
         centred when an intercept is fitted, as in scikit-learn)."""
-        X = self._input("predict", X, self.coef.shape[0])
+        X = self._input("predict", X)
         mean = X @ self.coef + self.intercept
         if not return_std:
             return mean

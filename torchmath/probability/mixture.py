@@ -204,6 +204,9 @@ class GaussianMixture(Estimator):
         self.weights_init, self.means_init = weights_init, means_init
         self.precisions_init = precisions_init
 
+    def _n_features(self) -> int:
+        return self.means.shape[-1]
+
     def _seed(self) -> int:
         """This fit's base seed: the int given, or one draw from the given generator."""
         g = self.generator
@@ -425,7 +428,7 @@ class GaussianMixture(Estimator):
         best = int(torch.argmax(lower))
         self._store(best_params, best, converged, n_iter, lower, torch.stack(history), shift)
         if not bool(converged[best]):
-            self._warn_not_converged(fn, " (the best restart)")
+            self._warn_not_converged(fn, detail=" (the best restart)")
         return self
 
     def _guard(self, fn: str, step):
@@ -478,8 +481,8 @@ class GaussianMixture(Estimator):
     # -- the fitted model ------------------------------------------------------------
     def _component_log_prob(self, X: Tensor, method: str) -> Tensor:
         """``log pi_k + log N(x | mu_k, Sigma_k)``, ``(..., K)``, differentiable."""
+        X = self._input(method, X)
         d = self.means.shape[-1]
-        X = self._input(method, X, d)
         K = self.n_components
         cov = _full_cov(self.covariances, self.covariance_type, K, d)
         L = torch.linalg.cholesky(cov)

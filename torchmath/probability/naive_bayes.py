@@ -135,6 +135,9 @@ class _NaiveBayes(Estimator):
             return torch.arange(self.num_classes)
         return None
 
+    def _n_features(self) -> int:
+        return self.d
+
     @property
     def d(self) -> int | None:
         buf = getattr(self, self._stat_names[1])
@@ -197,7 +200,7 @@ class _NaiveBayes(Estimator):
 
     def _checked(self, fn: str, X: Tensor) -> Tensor:
         self._check_fitted(fn)
-        return self._input(fn, X, self.d)
+        return self._input(fn, X)
 
     def _jll(self, X: Tensor) -> Tensor:
         """Joint log-likelihood over cache-sized row blocks (temporaries stay small)."""
