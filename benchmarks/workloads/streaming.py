@@ -15,8 +15,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from benchmarks.harness import Peer, Workload, register
-from torchmath.linalg import PCA
 from torchmath import ConvergenceWarning
+from torchmath.linalg import PCA
 from torchmath.probability import GaussianMixture
 
 BATCH = 8192

@@ -101,7 +101,7 @@ def test_uneven_batches_and_state_dict(diabetes):
     assert_close(batched.intercept, whole.intercept, rtol=1e-10)
     fresh = state_dict_round_trip(whole, ElasticNet(alphas, 0.6))
     assert torch.equal(fresh.predict(Xt), whole.predict(Xt))
-    assert whole.predict(Xt).shape == (Xt.shape[0], 2)
+    assert whole.predict(Xt).shape == (2, Xt.shape[0])
 
 
 def _distributed_fit(rank, world, X, y):

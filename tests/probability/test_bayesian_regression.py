@@ -90,8 +90,9 @@ def test_bad_input():
         m.predict(X)
     assert_raises_naming(ValueError, lambda: m.fit(X, y[:9]), "'X'", "'y'")
     assert_raises_naming(ValueError, lambda: m.fit(X, y * float("inf")), "'y'")
-    assert_raises_naming(ValueError, lambda: BayesianLinearRegression(alpha_init=0.0), "'alpha_init'")
-    assert_raises_naming(ValueError, lambda: BayesianLinearRegression(beta_init=-1.0), "'beta_init'")
+    BLR = BayesianLinearRegression
+    assert_raises_naming(ValueError, lambda: BLR(alpha_init=0.0), "'alpha_init'")
+    assert_raises_naming(ValueError, lambda: BLR(beta_init=-1.0), "'beta_init'")
     m.fit(X, y)
     assert_raises_naming(ValueError, lambda: m.predict(torch.randn(3, 5)), "'X'")
     assert_raises_naming(ValueError, lambda: m.partial_fit(torch.randn(3, 5), y[:3]), "'X'")

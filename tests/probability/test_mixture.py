@@ -75,7 +75,8 @@ def test_component_that_loses_all_points_is_handled(rng):
 
 def test_own_initialization_same_or_better_than_scikit_learn(rng):
     X = _data(rng, n=600)
-    ours = GaussianMixture(3, n_init=3, generator=1, tol=1e-6, max_iter=500).fit(torch.from_numpy(X))
+    ours = GaussianMixture(3, n_init=3, generator=1, tol=1e-6, max_iter=500).fit(
+        torch.from_numpy(X))
     sk = SkGMM(3, n_init=3, random_state=0, tol=1e-6, max_iter=500).fit(X)
     assert float(ours.score(torch.from_numpy(X))) >= sk.score(X) - 1e-6
     assert bool(ours.converged)

@@ -28,7 +28,6 @@ from torchmath.learning_theory.dropout import (
 )
 from torchmath.learning_theory.early_stopping import EarlyStopping
 from torchmath.learning_theory.elastic_net import (
-    ConvergenceWarning,
     ElasticNet,
     Lasso,
     elastic_net,
@@ -76,7 +75,6 @@ __all__ = [
     "sample_beta",
     "HYPOTHESIS_CLASSES",
     "BiasVariance",
-    "ConvergenceWarning",
     "ElasticNet",
     "Lasso",
     "Regularizer",

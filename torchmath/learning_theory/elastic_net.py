@@ -23,30 +23,27 @@ instead of to an iteration tolerance.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from torchmath._batches import as_batches
-from torchmath._estimator import Estimator
+from torchmath._batches import Intake, accumulate
+from torchmath._estimator import ConvergenceWarning, Estimator, r2_score
 from torchmath._validation import (
+    check_finite,
     check_floating,
     check_in_range,
     check_int,
     check_ndim,
     check_positive,
     check_same_size,
-    check_shape,
     fail,
 )
 from torchmath.linalg import ScatterMatrix
 from torchmath.optim import prox_elastic_net
 
-__all__ = ["ConvergenceWarning", "ElasticNet", "Lasso", "elastic_net", "elastic_net_gram"]
-
-
-class ConvergenceWarning(UserWarning):
-    """The elastic-net solver stopped at ``max_iter`` before the KKT conditions held."""
+__all__ = ["ElasticNet", "Lasso", "elastic_net", "elastic_net_gram"]
 
 
 def _as_alphas(fn: str, alpha, like: Tensor) -> tuple[Tensor, bool]:
@@ -214,8 +211,8 @@ def _solve(fn: str, stats: ScatterMatrix, alpha, l1_ratio, fit_intercept, max_it
                       f"{int((~converged).sum())} alpha(s) within max_iter={max_iter}; "
                       "raise max_iter", ConvergenceWarning, stacklevel=3)
     if scalar:
-        return W[0], b[0], n_iter[0]
-    return W, b, n_iter
+        return W[0], b[0], n_iter[0], converged[0]
+    return W, b, n_iter, converged
 
 
 def _check_xy(fn: str, X: Tensor, y: Tensor) -> None:
@@ -224,6 +221,8 @@ def _check_xy(fn: str, X: Tensor, y: Tensor) -> None:
     check_floating(fn, "y", y)
     check_ndim(fn, "y", y, ndim=1)
     check_same_size(fn, ["X", "y"], [X, y])
+    check_finite(fn, "X", X)
+    check_finite(fn, "y", y)
 
 
 def elastic_net(X: Tensor, y: Tensor, alpha: float | Tensor = 1.0, l1_ratio: float = 0.5, *,
@@ -270,7 +269,7 @@ def elastic_net(X: Tensor, y: Tensor, alpha: float | Tensor = 1.0, l1_ratio: flo
     check_in_range(fn, "l1_ratio", l1_ratio, 0.0, 1.0)
     stats = ScatterMatrix(X.shape[1] + 1)
     stats.update(torch.cat([X, y.unsqueeze(-1)], -1))
-    coef, b, _ = _solve(fn, stats, alpha, l1_ratio, fit_intercept, max_iter, tol)
+    coef, b, _, _ = _solve(fn, stats, alpha, l1_ratio, fit_intercept, max_iter, tol)
     return coef, b
 
 
@@ -294,11 +293,14 @@ class ElasticNet(Estimator):
 
     Attributes:
         coef: ``(d,)`` or ``(A, d)`` buffer. intercept: ``()`` or ``(A,)`` buffer.
-        n_iter: iterations used (buffer).
+        n_iter, converged: iterations used and whether the KKT conditions were certified
+        (buffers, per alpha); a fit that stops at ``max_iter`` warns with
+        :class:`torchmath.ConvergenceWarning`.
 
     Shape:
-        ``fit``: ``X`` ``(n, d)``, ``y`` ``(n,)``. ``predict(X)``: ``(n,)``, or ``(n, A)``
-        for a path.
+        ``fit``: ``X`` ``(n, d)``, ``y`` ``(n,)``. ``predict(X)``: ``(...)`` for ``X``
+        ``(..., d)``, with a leading ``(A,)`` dimension for a path (as
+        :class:`~torchmath.linalg.RidgeRegression`).
 
     Raises:
         ValueError: bad hyperparameters or data shapes. NotFittedError: predict before fit.
@@ -308,8 +310,11 @@ class ElasticNet(Estimator):
         >>> y = X @ torch.tensor([1.0, 0.0, -2.0], dtype=X.dtype)
         >>> model = ElasticNet(alpha=torch.tensor([0.01, 0.1]), l1_ratio=0.7).fit(X, y)
         >>> model.coef.shape, model.predict(X).shape
-        (torch.Size([2, 3]), torch.Size([50, 2]))
+        (torch.Size([2, 3]), torch.Size([2, 50]))
     """
+
+    _fitted_buffers = ("coef", "intercept", "n_iter", "converged")
+    _state_settings = ("alpha", "l1_ratio", "fit_intercept")
 
     def __init__(self, alpha: float | Tensor = 1.0, l1_ratio: float = 0.5, *,
                  fit_intercept: bool = True, max_iter: int = 20000, tol: float = 1e-12):
@@ -319,6 +324,8 @@ class ElasticNet(Estimator):
             if alpha.dim() > 1:
                 raise fail(fn, "alpha", "a number or a 1-D tensor of values",
                            tuple(alpha.shape))
+            if alpha.is_floating_point() and bool(torch.isnan(alpha).any()):
+                raise fail(fn, "alpha", "numbers, not NaN", alpha.tolist())
             check_positive(fn, "alpha", alpha, strict=False)
         else:
             check_positive(fn, "alpha", alpha, strict=False)
@@ -327,44 +334,41 @@ class ElasticNet(Estimator):
         check_positive(fn, "tol", tol, strict=False)
         self.alpha, self.l1_ratio, self.fit_intercept = alpha, l1_ratio, fit_intercept
         self.max_iter, self.tol = max_iter, tol
-        self.register_buffer("coef", torch.empty(0))
-        self.register_buffer("intercept", torch.empty(0))
-        self.register_buffer("n_iter", torch.empty(0, dtype=torch.int64))
 
-    def fit(self, data, y: Tensor | None = None, *, sync: bool | None = None) -> ElasticNet:
+    def _n_features(self) -> int:
+        return self.coef.shape[-1]
+
+    def fit(self, data: Any, y: Tensor | None = None, *, sync: bool | None = None,
+            process_group=None) -> ElasticNet:
         """Fit from a tensor pair, an ``(X, y)`` tuple or an iterable of batches."""
         fn = f"{type(self).__name__}.fit"
-        stats = None
-        for X, yb in as_batches(data, fn=fn, y=y, arity=2):
-            _check_xy(fn, X, yb)
-            if stats is None:
-                stats = ScatterMatrix(X.shape[1] + 1, dtype=X.dtype, device=X.device)
-            else:
-                check_shape(fn, "X", X, (stats.dim - 1,))
-            stats.update(torch.cat([X, yb.to(X.dtype).unsqueeze(-1)], -1))
-        if stats is None:
-            raise fail(fn, "data", "at least one batch", "none")
-        stats.all_reduce(sync=sync)
-        if float(stats.count) < 1:
-            raise fail(fn, "data", "at least one row (over all processes)", 0)
-        coef, b, n_iter = _solve(fn, stats, self.alpha, self.l1_ratio, self.fit_intercept,
-                                 self.max_iter, self.tol)
+        intake = Intake(data, y, fn=fn, y_kind="targets", n_targets=1)
+        stream = accumulate(intake, sync=sync, process_group=process_group,
+                            device=self.coef.device)
+        if not stream.y_1d:
+            raise fail(fn, "y", "of shape (n_samples,) (one target)", "2-d targets")
+        coef, b, n_iter, converged = _solve(fn, stream.stats, self.alpha, self.l1_ratio,
+                                            self.fit_intercept, self.max_iter, self.tol)
         self.coef, self.intercept, self.n_iter = coef, b, n_iter
+        self.converged = converged
         self._mark_fitted()
         return self
 
     def predict(self, X: Tensor) -> Tensor:
-        r""":math:`Xw + b`: ``(n,)``, or ``(n, A)`` for a path of alphas."""
-        self._check_fitted("predict")
-        fn = f"{type(self).__name__}.predict"
-        check_floating(fn, "X", X)
-        check_shape(fn, "X", X, (self.coef.shape[-1],))
-        coef = self.coef if self.coef.dim() == 1 else self.coef.mT
-        return X.to(self.coef.dtype) @ coef + self.intercept
+        r""":math:`Xw + b`: ``(...)``, or ``(A, ...)`` for a path of alphas."""
+        X = self._input("predict", X)
+        if self.coef.dim() == 1:
+            return X @ self.coef + self.intercept
+        out = X @ self.coef.mT + self.intercept  # (..., A)
+        return out.movedim(-1, 0)
 
     def forward(self, X: Tensor) -> Tensor:
         """Same as :meth:`predict` (differentiable in ``X``)."""
         return self.predict(X)
+
+    def score(self, X: Tensor, y: Tensor) -> Tensor:
+        r"""Coefficient of determination :math:`R^2` (one per alpha for a path)."""
+        return r2_score(self.predict(X), y)
 
 
 class Lasso(ElasticNet):
@@ -391,6 +395,8 @@ class Lasso(ElasticNet):
         >>> Lasso(alpha=0.5).fit(X, y).coef[1:].abs().max()  # irrelevant features: exactly 0
         tensor(0., dtype=torch.float64)
     """
+
+    _state_settings = ("alpha", "fit_intercept")
 
     def __init__(self, alpha: float | Tensor = 1.0, *, fit_intercept: bool = True,
                  max_iter: int = 20000, tol: float = 1e-12):

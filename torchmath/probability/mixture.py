@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import torch
@@ -19,7 +18,7 @@ from torchmath._validation import (
     check_shape,
     fail,
 )
-from torchmath.distributed import agree_layout, all_gather_rows, all_reduce_sum
+from torchmath.distributed import all_gather_rows, all_reduce_sum
 
 __all__ = ["GaussianMixture"]
 
