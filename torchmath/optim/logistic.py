@@ -572,26 +572,32 @@ class LogisticRegression(Estimator):
         return x, it, converged
 
     # -------------------------------------------------------------- prediction
-    def decision_function(self, X: Tensor) -> Tensor:
-        """Scores :math:`W x + b`: ``(..., )`` for two classes, ``(..., K)`` for more."""
-        X = self._input("decision_function", X)
+    def _scores(self, X: Tensor, method: str) -> Tensor:
+        X = self._input(method, X)
         z = X @ self.coef.mT + self.intercept
         return z.squeeze(-1) if self.coef.shape[0] == 1 else z
 
-    def predict_log_proba(self, X: Tensor) -> Tensor:
-        """Log class probabilities, ``(..., K)`` (columns follow ``classes``)."""
-        z = self.decision_function(X)
+    def _log_proba(self, X: Tensor, method: str) -> Tensor:
+        z = self._scores(X, method)
         if self.coef.shape[0] == 1:
             return torch.stack([F.logsigmoid(-z), F.logsigmoid(z)], -1)
         return torch.log_softmax(z, -1)
 
+    def decision_function(self, X: Tensor) -> Tensor:
+        """Scores :math:`W x + b`: ``(..., )`` for two classes, ``(..., K)`` for more."""
+        return self._scores(X, "decision_function")
+
+    def predict_log_proba(self, X: Tensor) -> Tensor:
+        """Log class probabilities, ``(..., K)`` (columns follow ``classes``)."""
+        return self._log_proba(X, "predict_log_proba")
+
     def predict_proba(self, X: Tensor) -> Tensor:
         """Class probabilities, ``(..., K)`` (columns follow ``classes``)."""
-        return self.predict_log_proba(X).exp()
+        return self._log_proba(X, "predict_proba").exp()
 
     def predict(self, X: Tensor) -> Tensor:
         """The most probable class label (from ``classes``), ``(...)``."""
-        z = self.decision_function(X)
+        z = self._scores(X, "predict")
         idx = (z > 0).long() if self.coef.shape[0] == 1 else z.argmax(-1)
         return self.classes[idx]
 

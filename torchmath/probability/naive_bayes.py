@@ -213,14 +213,17 @@ class _NaiveBayes(Estimator):
                              for s in range(0, flat.shape[0], step)])
         return out.reshape(*X.shape[:-1], out.shape[-1])
 
+    def _log_proba(self, X: Tensor, method: str) -> Tensor:
+        jll = self._jll(self._checked(method, X))
+        return jll - torch.logsumexp(jll, -1, keepdim=True)
+
     def predict_log_proba(self, X: Tensor) -> Tensor:
         """Log posterior class probabilities, ``(..., K)``."""
-        jll = self._jll(self._checked("predict_log_proba", X))
-        return jll - torch.logsumexp(jll, -1, keepdim=True)
+        return self._log_proba(X, "predict_log_proba")
 
     def predict_proba(self, X: Tensor) -> Tensor:
         """Posterior class probabilities, ``(..., K)``."""
-        return self.predict_log_proba(X).exp()
+        return self._log_proba(X, "predict_proba").exp()
 
     def predict(self, X: Tensor) -> Tensor:
         """The most probable class label (from ``classes``), ``(...)``."""
