@@ -122,6 +122,34 @@ def _round_trip(fitted: Estimator) -> Estimator:
     return fresh
 
 
+def _check_fit_inputs(estimator: Estimator, method: str, data: tuple[Tensor, ...],
+                      kind: str) -> None:
+    """Bad inputs to ``fit``/``partial_fit`` are named errors."""
+    name = type(estimator).__name__
+    fn = f"{name}.{method}"
+    X, rest = data[0], data[1:]
+
+    def call(*d: Tensor) -> None:
+        getattr(_fresh(estimator), method)(d if len(d) > 1 else d[0])
+
+    for bad, label in ((float("nan"), "NaN"), (float("inf"), "inf")):
+        Xb = X.clone()
+        Xb[len(X) // 2, 0] = bad
+        _raises(ValueError, lambda Xb=Xb: call(Xb, *rest), fn, "'X'",
+                what=f"{fn} with {label} in X")
+    if kind == "targets":
+        yb = data[1].clone()
+        yb[0] = float("nan")
+        _raises(ValueError, lambda: call(X, yb), fn, "'y'", what=f"{fn} with NaN in y")
+    _raises(ValueError, lambda: call(*(t[:0] for t in data)), fn, "'data'",
+            what=f"{fn} on 0 rows")
+    _raises(ValueError, lambda: call(X[:, :0], *rest), fn, "'X'", what=f"{fn} on 0 features")
+    if kind != "none":
+        _raises(ValueError, lambda: call(X, data[1][:-1]), fn, "'X'", "'y'",
+                what=f"{fn} with a label column of another length")
+    _raises(TypeError, lambda: call(X.long(), *rest), fn, "'X'", what=f"{fn} with integer X")
+
+
 def check_estimator(estimator: Estimator, data: tuple[Tensor, ...], *,
                     rtol: float = 1e-7, atol: float = 1e-9) -> None:
     """Run the estimator contract on ``estimator`` (unfitted) with ``data``.
@@ -166,28 +194,7 @@ def check_estimator(estimator: Estimator, data: tuple[Tensor, ...], *,
     # -- bad input to fit ----------------------------------------------------------------
     fits = ["fit"] + (["partial_fit"] if hasattr(base, "partial_fit") else [])
     for method in fits:
-        call = lambda *d, method=method: getattr(_fresh(estimator), method)(  # noqa: E731
-            d if len(d) > 1 else d[0])
-        rest = data[1:]
-        for bad, label in ((float("nan"), "NaN"), (float("inf"), "inf")):
-            Xb = X.clone()
-            Xb[len(X) // 2, 0] = bad
-            _raises(ValueError, lambda Xb=Xb: call(Xb, *rest), f"{name}.{method}", "'X'",
-                    what=f"{name}.{method} with {label} in X")
-        if kind == "targets":
-            yb = data[1].clone()
-            yb[0] = float("nan")
-            _raises(ValueError, lambda yb=yb: call(X, yb), f"{name}.{method}", "'y'",
-                    what=f"{name}.{method} with NaN in y")
-        _raises(ValueError, lambda: call(*(t[:0] for t in data)), f"{name}.{method}",
-                "'data'", what=f"{name}.{method} on 0 rows")
-        _raises(ValueError, lambda: call(X[:, :0], *rest), f"{name}.{method}", "'X'",
-                what=f"{name}.{method} on 0 features")
-        if kind != "none":
-            _raises(ValueError, lambda: call(X, data[1][:-1]), f"{name}.{method}", "'X'",
-                    "'y'", what=f"{name}.{method} with a label column of another length")
-        _raises(TypeError, lambda: call(X.long(), *rest), f"{name}.{method}", "'X'",
-                what=f"{name}.{method} with integer X")
+        _check_fit_inputs(estimator, method, data, kind)
 
     # -- the reference fit; requires-grad input ----------------------------------------
     fitted = _fit(_fresh(estimator), data)
