@@ -49,3 +49,55 @@ def test_bad_forms():
 def test_row_chunks():
     assert row_chunks(10, 8, budget_bytes=32) == 4
     assert row_chunks(3, 8) == 3
+
+
+def test_intake_checks_detaches_and_learns_the_layout():
+    from torchmath._batches import Intake
+
+    X = torch.randn(10, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.arange(10)
+    intake = Intake([(X[:4], y[:4].double()), (X[4:], y[4:])], fn="M.fit", y_kind="targets")
+    batches = intake.read()
+    assert all(not b[0].requires_grad and b[1].dtype == torch.float64 for b in batches)
+    intake.agree()
+    assert (intake.n_features, intake.n_targets, intake.y_1d, intake.n_rows) == (3, 1, True, 10)
+    labels = Intake((X, y * 3 + 1), fn="M.fit", y_kind="labels")
+    labels.read()
+    assert labels.classes().tolist() == [3 * i + 1 for i in range(10)]
+
+
+@pytest.mark.parametrize("y_kind", ["none", "targets", "labels"])
+def test_intake_one_wording_per_rule(y_kind):
+    from torchmath._batches import Intake
+
+    X = torch.randn(6, 2, dtype=torch.float64)
+    y = torch.arange(6) if y_kind == "labels" else torch.randn(6, dtype=torch.float64)
+
+    def read(*args, **kw):
+        return lambda: Intake(*args, fn="M.fit", y_kind=y_kind, **kw).read()
+
+    nan = X.clone()
+    nan[2, 1] = float("nan")
+    assert_raises_naming(ValueError, read(nan, y), "M.fit", "'X'", "finite")
+    ragged = [X, X[:, :1]] if y_kind == "none" else [(X, y), (X[:, :1], y)]
+    assert_raises_naming(ValueError, read(ragged, None), "M.fit", "'X'", "2 features")
+    assert_raises_naming(ValueError, read(X[:, :0], y), "M.fit", "'X'", "at least one feature")
+    assert_raises_naming(TypeError, read(X.long(), y), "M.fit", "'X'")
+    assert_raises_naming(TypeError, read(iter([X]), None, multi_pass=True), "M.fit", "'data'")
+    if y_kind != "none":
+        assert_raises_naming(ValueError, read([X], None), "M.fit", "'y'")
+        assert_raises_naming(ValueError, read(X, y[:5]), "'X'", "'y'")
+    if y_kind == "labels":
+        assert_raises_naming(TypeError, read(X, y.double()), "M.fit", "'y'", "integer")
+    empty = Intake(X[:0], y[:0], fn="M.fit", y_kind=y_kind)
+    empty.read()
+    assert_raises_naming(ValueError, empty.agree, "M.fit", "'data'")
+
+
+def test_encode_labels():
+    from torchmath._batches import encode_labels
+
+    classes = torch.tensor([3, 7, 11])
+    assert encode_labels("f", torch.tensor([11, 3, 7, 7]), classes).tolist() == [2, 0, 1, 1]
+    assert_raises_naming(ValueError, lambda: encode_labels("f", torch.tensor([4]), classes),
+                         "f", "'y'", "[4]")

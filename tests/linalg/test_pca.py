@@ -137,3 +137,21 @@ def test_fit_and_transform_follow_the_device(device):
         assert pca.transform(X).device.type == device.type
     ref = SkPCA(3).fit(X.cpu().numpy())
     assert_close(pca.explained_variance, ref.explained_variance_, rtol=1e-7)
+
+
+@pytest.mark.parametrize("k", [3, 12])
+def test_score_samples_and_fit_transform_as_scikit_learn(k):
+    X = _data()
+    ref = SkPCA(k).fit(X.numpy())
+    pca = PCA(k)
+    Z = pca.fit_transform(X)
+    assert_close(Z, ref.transform(X.numpy()), rtol=1e-8, atol=1e-10)
+    assert_close(pca.score_samples(X), ref.score_samples(X.numpy()), rtol=1e-8)
+    assert_close(pca.score(X), ref.score(X.numpy()), rtol=1e-8)
+
+
+def test_generator_seeds_the_randomized_solver():
+    X = _data()
+    a = PCA(3, solver="randomized", generator=1).fit(X).components
+    b = PCA(3, solver="randomized", generator=torch.Generator().manual_seed(1)).fit(X)
+    assert torch.equal(a, b.components)

@@ -145,3 +145,47 @@ def test_fit_and_predict_follow_the_device(device):
         model.to(device).fit(X.to(device), y.to(device))
         assert model.predict(X.to(device)).device.type == device.type
     assert_close(RidgeRegression(1.0).fit(X.to(device), y.to(device)).coef, ref.coef_, **REL)
+
+
+def _rank_deficient():
+    g = torch.Generator().manual_seed(8)
+    B = torch.randn(40, 3, generator=g, dtype=F64)
+    X = torch.cat([B, B @ torch.randn(3, 3, generator=g, dtype=F64)], 1)  # rank 3 of 6
+    y = torch.randn(40, generator=g, dtype=F64)
+    return X, y
+
+
+def test_alpha_to_zero_gives_the_minimum_norm_solution():
+    """On a rank-deficient design, ridge at alpha=1e-16 (a path, RidgeCV and a scalar)
+    is the minimum-norm least-squares solution (NumPy's pinv of the centred design, which
+    scikit-learn's LinearRegression also returns)."""
+    X, y = _rank_deficient()
+    Xn, yn = X.numpy(), y.numpy()
+
+    class ref:  # noqa: N801
+        coef_ = np.linalg.pinv(Xn - Xn.mean(0)) @ (yn - yn.mean())
+
+    assert_close(SkLinear().fit(Xn, yn).coef_, ref.coef_, rtol=0, atol=1e-10)
+    path = RidgeRegression(torch.tensor([1e-16, 1.0], dtype=F64)).fit(X, y)
+    assert_close(path.coef[0], ref.coef_, rtol=0, atol=1e-9)
+    assert_close(RidgeRegression(1e-16).fit(X, y).coef, ref.coef_, rtol=0, atol=1e-9)
+    cv = RidgeCV([1e-16]).fit(X, y)
+    assert_close(cv.coef, ref.coef_, rtol=0, atol=1e-9)
+
+
+def test_nan_alphas_are_refused():
+    for make in (lambda: RidgeCV(alphas=[float("nan")]),
+                 lambda: RidgeCV(alphas=torch.tensor([1.0, float("nan")])),
+                 lambda: RidgeRegression(torch.tensor([float("nan")]))):
+        assert_raises_naming(ValueError, make, "NaN")
+
+
+def test_score_is_r2_as_scikit_learn():
+    X, y = _data()
+    ref = SkRidge(alpha=0.7).fit(X.numpy(), y.numpy())
+    model = RidgeRegression(0.7).fit(X, y)
+    assert_close(model.score(X, y), ref.score(X.numpy(), y.numpy()), rtol=1e-10)
+    Y = torch.stack([y, 2 * y + X[:, 0]], 1)
+    ref2 = SkLinear().fit(X.numpy(), Y.numpy())
+    assert_close(LinearRegression().fit(X, Y).score(X, Y), ref2.score(X.numpy(), Y.numpy()),
+                 rtol=1e-10)

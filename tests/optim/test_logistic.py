@@ -197,3 +197,62 @@ def test_distributed_fit_equals_single_process_fit(cancer, wine):
                 msg = f"rank {rank}, {kind} shards, {case}"
                 assert_close(coef, single.coef, rtol=0, atol=1e-10, msg=msg)
                 assert_close(intercept, single.intercept, rtol=0, atol=1e-10, msg=msg)
+
+
+def test_features_scaled_by_1e_minus_6_give_the_model_scaled_by_1e6(cancer):
+    X, y = (torch.tensor(a) for a in cancer)
+    X = X[:, :5]
+    model = LogisticRegression(penalty="none").fit(X, y)
+    scaled = LogisticRegression(penalty="none").fit(X * 1e-6, y)
+    assert_close(scaled.coef * 1e-6, model.coef, rtol=1e-8, atol=0)
+    assert_close(scaled.intercept, model.intercept, rtol=1e-8, atol=1e-10)
+
+
+def _objective(X, y, coef, intercept, C, rho):
+    z = X @ coef.ravel() + intercept
+    loss = np.sum(np.logaddexp(0, z) - y * z)
+    return C * loss + rho * np.abs(coef).sum() + (1 - rho) / 2 * np.square(coef).sum()
+
+
+@pytest.mark.parametrize("penalty,rho", [("l1", 1.0), ("elasticnet", 0.5)])
+def test_l1_and_elastic_net_defaults_converge(cancer, penalty, rho):
+    """Default settings on standardized breast cancer reach scikit-learn's optimum (its
+    saga at a tight tolerance) without a warning."""
+    X, y = cancer
+    ref = SkLogisticRegression(C=1.0, l1_ratio=rho, solver="saga", tol=1e-10,
+                               max_iter=20_000)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # saga may stop just short of tol=1e-10
+        ref.fit(X, y)
+    model = LogisticRegression(penalty=penalty, C=1.0,
+                               l1_ratio=rho if penalty == "elasticnet" else None)
+    model.fit(torch.tensor(X), torch.tensor(y))  # warnings are errors here
+    assert bool(model.converged)
+    ours = _objective(X, y, model.coef.numpy(), model.intercept.numpy(), 1.0, rho)
+    theirs = _objective(X, y, ref.coef_, ref.intercept_, 1.0, rho)
+    assert ours <= theirs + 1e-6
+    assert int((model.coef != 0).sum()) == int((ref.coef_ != 0).sum())
+
+
+def test_unpenalized_multinomial_coefficients_are_centred_as_scikit_learn(rng):
+    X = rng.standard_normal((300, 3))
+    W = np.array([[1.0, -1.0, 0.5], [0.0, 1.0, -1.0], [-1.0, 0.0, 0.5]])
+    p = np.exp(X @ W.T)
+    p /= p.sum(1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    ref = SkLogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(X, y)
+    model = LogisticRegression(penalty="none", tol=1e-12).fit(torch.tensor(X),
+                                                               torch.tensor(y))
+    assert_close(model.coef, ref.coef_, rtol=0, atol=1e-6)
+    assert_close(model.intercept, ref.intercept_, rtol=0, atol=1e-6)
+    assert_close(model.coef.sum(0), np.zeros(3), rtol=0, atol=1e-12)
+
+
+def test_labels_kept_as_given_and_nan_refused(cancer):
+    X, y = (torch.tensor(a) for a in cancer)
+    model = LogisticRegression(C=0.5).fit(X, y * 4 + 3)  # labels {3, 7}
+    assert model.classes.tolist() == [3, 7]
+    assert set(model.predict(X).unique().tolist()) <= {3, 7}
+    assert_raises_naming(ValueError, lambda: LogisticRegression().fit(
+        X.masked_fill(X > 3, float("nan")), y), "LogisticRegression.fit", "'X'")

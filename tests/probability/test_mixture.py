@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.mixture import GaussianMixture as SkGMM
 
+import torchmath
 from tests.helpers import (
     assert_close,
     assert_raises_naming,
@@ -138,3 +139,51 @@ def test_bad_input(rng):
         gm.score_samples(X)
     gm.fit(X)
     assert_raises_naming(ValueError, lambda: gm.score_samples(X[:, :2]), "'X'")
+
+
+@pytest.mark.parametrize("ctype", TYPES)
+def test_reg_covar_zero_on_collapsed_data_is_a_named_error(ctype):
+    # 3 components, but the data are 3 repeated points in 2-d: with reg_covar=0 the
+    # covariances are singular.
+    X = torch.tensor([[0.0, 0.0], [1.0, 1.0], [4.0, -1.0]], dtype=torch.float64).repeat(10, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torchmath.ConvergenceWarning)
+        assert_raises_naming(ValueError, lambda: GaussianMixture(
+            3, ctype, reg_covar=0.0).fit(X), "GaussianMixture.fit", "'reg_covar'")
+
+
+def test_restarts_are_nested(rng):
+    X = torch.from_numpy(_data(rng, n=300))
+    one = GaussianMixture(3, n_init=1, tol=1e-6, max_iter=200, generator=5).fit(X)
+    ten = GaussianMixture(3, n_init=10, tol=1e-6, max_iter=200, generator=5).fit(X)
+    assert float(ten.lower_bound) >= float(one.lower_bound) - 1e-12
+    # restart 0 of the ten is the one-restart fit: its trajectory is the same
+    init = GaussianMixture(3, n_init=10, max_iter=1, generator=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torchmath.ConvergenceWarning)
+        first = GaussianMixture(3, n_init=1, max_iter=1, generator=5).fit(X)
+        init.fit(X)
+    assert float(init.lower_bound) >= float(first.lower_bound) - 1e-12
+
+
+def test_score_samples_compiles_fullgraph_with_validation_off(rng):
+    X = torch.from_numpy(_data(rng, d=2))
+    gm = GaussianMixture(3, "full").fit(X)
+    expected = gm.score_samples(X)
+    torchmath.set_validate_args(False)
+    try:
+        compiled = torch.compile(gm.score_samples, fullgraph=True, backend="aot_eager")
+        assert_close(compiled(X), expected, rtol=1e-12)
+    finally:
+        torchmath.set_validate_args(True)
+        torch._dynamo.reset()
+
+
+def test_fit_predict_sample_and_generator(rng):
+    X = torch.from_numpy(_data(rng))
+    labels = GaussianMixture(3, generator=2).fit_predict(X)
+    gm = GaussianMixture(3, generator=torch.Generator().manual_seed(2)).fit(X)
+    assert labels.shape == (300,) and set(labels.tolist()) <= {0, 1, 2}
+    assert gm.predict(X).shape == (300,)
+    s, comp = gm.sample(10, generator=torch.Generator().manual_seed(0))
+    assert s.shape == (10, 3) and comp.shape == (10,)

@@ -101,3 +101,21 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: MultinomialNaiveBayes(alpha=-1.0), "'alpha'")
     assert_raises_naming(ValueError, lambda: GaussianNaiveBayes(var_smoothing=-1.0),
                          "'var_smoothing'")
+
+
+def test_partial_fit_classes_and_num_classes(rng):
+    X, y = _data(rng, "gaussian")
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    labels = torch.tensor([3, 7, 11])
+    whole = GaussianNaiveBayes().fit(Xt, labels[yt])
+    online = GaussianNaiveBayes()
+    first = yt != 2  # the first batch lacks label 11: classes= gives its column anyway
+    online.partial_fit(Xt[first], labels[yt[first]], classes=[3, 7, 11])
+    assert online.classes.tolist() == [3, 7, 11] and float(online.class_count[2]) == 0
+    online.partial_fit(Xt[~first], labels[yt[~first]])
+    assert_close(online.predict_log_proba(Xt), whole.predict_log_proba(Xt), rtol=1e-10)
+    assert torch.equal(whole.predict(Xt), labels[whole.predict_log_proba(Xt).argmax(-1)])
+    four = MultinomialNaiveBayes(num_classes=4).fit(torch.from_numpy(X).abs(), yt)
+    assert four.classes.tolist() == [0, 1, 2, 3] and four.predict_proba(Xt.abs()).shape[-1] == 4
+    assert_raises_naming(ValueError, lambda: MultinomialNaiveBayes(num_classes=2).fit(
+        Xt.abs(), yt), "'y'")
