@@ -12,7 +12,6 @@ from sklearn.linear_model import Lasso as SkLasso
 from tests.helpers import (
     assert_close,
     assert_raises_naming,
-    run_distributed,
     state_dict_round_trip,
     uneven_batches,
 )
@@ -102,34 +101,6 @@ def test_uneven_batches_and_state_dict(diabetes):
     fresh = state_dict_round_trip(whole, ElasticNet(alphas, 0.6))
     assert torch.equal(fresh.predict(Xt), whole.predict(Xt))
     assert whole.predict(Xt).shape == (2, Xt.shape[0])
-
-
-def _distributed_fit(rank, world, X, y):
-    # uneven shards, rank 1 holds almost nothing and its first batch is empty
-    cut = 400
-    shard = (X[:cut], y[:cut]) if rank == 0 else (X[cut:], y[cut:])
-    batches = [shard] if rank == 0 else [(X[:0], y[:0]), shard]
-    out = {}
-    for name, model in (("lasso", Lasso(torch.tensor([0.01, 0.2], dtype=F64))),
-                        ("enet", ElasticNet(0.05, 0.3))):
-        model.fit(batches)
-        out[name] = (model.coef, model.intercept)
-    alone = Lasso(0.2).fit(batches, sync=False)
-    out["alone"] = alone.coef
-    return out
-
-
-def test_distributed_fit_equals_single_process(diabetes):
-    _, _, Xt, yt = diabetes
-    results = run_distributed(_distributed_fit, Xt, yt)
-    lasso = Lasso(torch.tensor([0.01, 0.2], dtype=F64)).fit(Xt, yt)
-    enet = ElasticNet(0.05, 0.3).fit(Xt, yt)
-    for out in results:
-        assert_close(out["lasso"][0], lasso.coef, rtol=1e-9, atol=1e-10)
-        assert_close(out["lasso"][1], lasso.intercept, rtol=1e-10)
-        assert_close(out["enet"][0], enet.coef, rtol=1e-9, atol=1e-10)
-    shard0 = Lasso(0.2).fit(Xt[:400], yt[:400])
-    assert_close(results[0]["alone"], shard0.coef, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_input(diabetes):

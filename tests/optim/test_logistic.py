@@ -12,7 +12,6 @@ from sklearn.preprocessing import StandardScaler
 from tests.helpers import (
     assert_close,
     assert_raises_naming,
-    run_distributed,
     state_dict_round_trip,
     uneven_batches,
 )
@@ -151,52 +150,6 @@ def test_bad_input_names_the_argument(cancer):
         model.predict(X)
     model.fit(X, y)
     assert_raises_naming(ValueError, lambda: model.predict(X[:, :5]), "'X'")
-
-
-# (dataset, solver, tol): binary and multinomial Newton, and L-BFGS, whose closure sums
-# the loss and gradient over batches and all-reduces them as Newton does. (L-BFGS cannot
-# go much below tol=1e-8 here: its line search meets the loss's rounding, at a point that
-# depends on the summation order.)
-DISTRIBUTED_CASES = [("cancer", "newton", 1e-10), ("wine", "newton", 1e-10),
-                     ("cancer", "lbfgs", 1e-8)]
-
-
-def _distributed_models():
-    return {case: LogisticRegression(C=0.5, solver=case[1], tol=case[2], max_iter=500)
-            for case in DISTRIBUTED_CASES}
-
-
-def _distributed_fits(rank, world):
-    data = {"cancer": _data(load_breast_cancer), "wine": _data(load_wine)}
-    out = {}
-    for case, model in _distributed_models().items():
-        X, y = (torch.tensor(a) for a in data[case[0]])
-        # Uneven shards (rank 0 holds 61 rows), each read as 7 uneven batches.
-        Xs, ys = (X[:61], y[:61]) if rank == 0 else (X[61:], y[61:])
-        model.fit(uneven_batches(Xs, ys))
-        out[("uneven",) + case] = (model.coef.clone(), model.intercept.clone())
-    for i, (case, model) in enumerate(_distributed_models().items()):
-        X, y = (torch.tensor(a) for a in data[case[0]])
-        # An empty shard on rank 1: a 0-row tensor pair, or no batches at all.
-        shard = (X, y) if rank == 0 else (X[:0], y[:0]) if i % 2 else []
-        model.fit(shard)
-        out[("empty",) + case] = (model.coef.clone(), model.intercept.clone())
-    return out
-
-
-def test_distributed_fit_equals_single_process_fit(cancer, wine):
-    """Two gloo processes: the fit on uneven and on empty shards is the whole-data fit."""
-    results = run_distributed(_distributed_fits)
-    data = {"cancer": cancer, "wine": wine}
-    for case, model in _distributed_models().items():
-        X, y = (torch.tensor(a) for a in data[case[0]])
-        single = model.fit(X, y)
-        for rank, out in enumerate(results):
-            for kind in ("uneven", "empty"):
-                coef, intercept = out[(kind,) + case]
-                msg = f"rank {rank}, {kind} shards, {case}"
-                assert_close(coef, single.coef, rtol=0, atol=1e-10, msg=msg)
-                assert_close(intercept, single.intercept, rtol=0, atol=1e-10, msg=msg)
 
 
 def test_features_scaled_by_1e_minus_6_give_the_model_scaled_by_1e6(cancer):

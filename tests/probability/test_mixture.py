@@ -11,8 +11,6 @@ import torchmath
 from tests.helpers import (
     assert_close,
     assert_raises_naming,
-    state_dict_round_trip,
-    uneven_batches,
 )
 from torchmath import NotFittedError
 from torchmath.probability import GaussianMixture
@@ -89,17 +87,6 @@ def test_random_init_converges_monotonically(rng):
         torch.from_numpy(X))
     steps = gm.lower_bounds.diff()
     assert bool(gm.converged) and bool((steps >= -1e-10).all())  # EM never decreases it
-
-
-def test_streaming_equals_in_memory_and_round_trip(rng):
-    X = torch.from_numpy(_data(rng))
-    whole = GaussianMixture(3, n_init=2, tol=1e-4, max_iter=40).fit(X)
-    streamed = GaussianMixture(3, n_init=2, tol=1e-4, max_iter=40).fit(uneven_batches(X))
-    assert_close(streamed.lower_bounds, whole.lower_bounds, rtol=1e-10)
-    assert_close(streamed.means, whole.means, rtol=1e-9)
-    fresh = state_dict_round_trip(whole, GaussianMixture(3))
-    assert torch.equal(fresh.score_samples(X), whole.score_samples(X))
-    assert torch.equal(fresh.predict(X), whole.predict(X))
 
 
 def test_distribution_gradients_and_samples(rng):
