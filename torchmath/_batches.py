@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torchmath.linalg.scatter import ScatterMatrix
 
 __all__ = ["Batches", "Intake", "Stream", "accumulate", "as_batches", "encode_labels",
-           "no_data", "row_chunks"]
+           "no_data", "row_chunks", "unique_labels"]
 
 Y_KINDS = ("none", "targets", "labels")
 
@@ -254,9 +254,9 @@ class Intake:
                 self.n_rows += X.shape[0]
                 self.n_batches += 1
                 if y is not None and self.y_kind == "labels" and y.numel():
-                    seen = torch.unique(y)
+                    seen = unique_labels(y)
                     self._labels = seen if self._labels is None else \
-                        torch.unique(torch.cat([self._labels, seen]))
+                        unique_labels(torch.cat([self._labels, seen]))
             yield X, y
 
     def read(self) -> list[tuple[Tensor, Tensor | None]]:
@@ -292,9 +292,25 @@ class Intake:
             torch.zeros(0, dtype=torch.int64, device=self.device)
         local = local.to(torch.int64)
         if should_sync(sync, process_group):
-            local = torch.unique(all_gather_rows(local, sync=sync,
-                                                 process_group=process_group))
+            local = unique_labels(all_gather_rows(local, sync=sync,
+                                                  process_group=process_group))
         return local
+
+
+def unique_labels(y: Tensor) -> Tensor:
+    """The sorted distinct values of integer labels, int64 (a host sync).
+
+    Labels in a range not much wider than their number are counted (``bincount``: one
+    pass) rather than sorted, which is ~10x faster for the usual ``0..K-1``.
+    """
+    y = y.reshape(-1).to(torch.int64)
+    if y.numel() == 0:
+        return y
+    lo, hi = (int(v) for v in torch.aminmax(y))
+    if hi - lo < 4 * y.numel() + 1024:
+        counts = torch.bincount(y - lo, minlength=hi - lo + 1)
+        return counts.nonzero().squeeze(1) + lo
+    return torch.unique(y)
 
 
 def encode_labels(fn: str, y: Tensor, classes: Tensor) -> Tensor:
@@ -305,7 +321,17 @@ def encode_labels(fn: str, y: Tensor, classes: Tensor) -> Tensor:
     """
     classes = classes.to(device=y.device, dtype=torch.int64)
     y = y.to(torch.int64)
-    idx = torch.searchsorted(classes, y).clamp_max(max(classes.numel() - 1, 0))
+    K = classes.numel()
+    if K and int(classes[-1]) - int(classes[0]) + 1 == K:  # consecutive labels: a shift
+        idx = y - classes[0] if int(classes[0]) else y
+        if validating() and y.numel():
+            lo, hi = (int(v) for v in torch.aminmax(idx))
+            if lo < 0 or hi >= K:
+                bad = y[(idx < 0) | (idx >= K)][:5].tolist()
+                raise fail(fn, "y", f"labels among the classes {classes.tolist()}",
+                           f"label(s) {bad}")
+        return idx
+    idx = torch.searchsorted(classes, y).clamp_max(max(K - 1, 0))
     if validating() and y.numel() and not bool((classes[idx] == y).all()):
         unknown = y[classes[idx] != y][:5].tolist()
         raise fail(fn, "y", f"labels among the classes {classes.tolist()}",

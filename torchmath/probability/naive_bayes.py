@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchmath._batches import Intake, encode_labels, row_chunks
+from torchmath._batches import Intake, encode_labels, row_chunks, unique_labels
 from torchmath._estimator import Estimator
 from torchmath._validation import (
     check_int,
@@ -102,8 +102,8 @@ class _NaiveBayes(Estimator):
             if X.shape[0] == 0:
                 continue
             if fixed is None:
-                labels = torch.unique(y)
-                new = labels if seen is None else torch.unique(torch.cat([seen, labels]))
+                labels = unique_labels(y)
+                new = labels if seen is None else unique_labels(torch.cat([seen, labels]))
                 if stats is not None:
                     stats = _remap(stats, seen, new)
                 seen = new
