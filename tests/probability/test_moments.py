@@ -94,3 +94,15 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: rm.update(torch.full((2, 3), float("nan"))), "'x'")
     assert_raises_naming(ValueError, lambda: rm.merge(RunningMoments(2)), "'other'")
     assert_raises_naming(ValueError, lambda: RunningMoments(0), "'dim'")
+
+
+def test_running_moments_score_is_the_gaussian_log_likelihood():
+    from scipy.stats import multivariate_normal
+
+    x = torch.randn(50, 3, dtype=torch.float64) @ torch.tensor(
+        [[1.0, 0.3, 0.0], [0.0, 1.0, 0.5], [0.0, 0.0, 2.0]], dtype=torch.float64)
+    rm = RunningMoments(3).fit(x)
+    xn = x.numpy()
+    ref = multivariate_normal(xn.mean(0), np.cov(xn.T, ddof=0)).logpdf(xn)
+    assert_close(rm.score_samples(x), ref, rtol=1e-10)
+    assert_close(rm.score(x), ref.mean(), rtol=1e-10)

@@ -339,6 +339,22 @@ class RunningMoments(Estimator):
         self._check_fitted("corr")
         return _checked_corr("RunningMoments.corr", self.scatter)
 
+    def _n_features(self) -> int:
+        return self.dim
+
+    def score_samples(self, X: Tensor) -> Tensor:
+        r"""Log-density of each row under the Gaussian of the running moments,
+        :math:`\log\mathcal N(x \mid \mu, S / W)` (the maximum-likelihood fit),
+        ``(...)`` for ``X`` ``(..., d)``; differentiable in ``X``."""
+        X = self._input("score_samples", X)
+        return torch.distributions.MultivariateNormal(
+            self.mean, covariance_matrix=self.scatter / self.count,
+            validate_args=False).log_prob(X)
+
+    def score(self, X: Tensor) -> Tensor:
+        """Mean log-likelihood of the rows of ``X`` (:meth:`score_samples`)."""
+        return self.score_samples(X).mean()
+
     def forward(self, x: Tensor) -> Tensor:
         """Update with ``x`` and return the running mean (a module-style call)."""
         self.update(x)
