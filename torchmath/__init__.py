@@ -10,7 +10,9 @@ The library follows a five-part course; each part is a subpackage:
 
 Lightning callbacks live in :mod:`torchmath.callbacks` and torchmetrics metrics in
 :mod:`torchmath.metrics`; both are imported on demand so that ``import torchmath``
-stays light.
+stays light. Every estimator follows one contract (:class:`torchmath._estimator.Estimator`:
+settings, fitted buffers, saving and loading, :class:`NotFittedError`,
+:class:`ConvergenceWarning`), checked by :func:`torchmath.testing.check_estimator`.
 """
 
 from torchmath._estimator import ConvergenceWarning, NotFittedError
