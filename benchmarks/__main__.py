@@ -13,6 +13,9 @@ from benchmarks.ceilings import measure_ceilings
 from benchmarks.harness import Case, registry, run_case
 from benchmarks.report import environment, text_table, update_readme, write_reports
 
+#: Where ``--update-readme`` writes the results table (the README links to this page).
+PERFORMANCE_PAGE = Path("docs/performance.md")
+
 
 def _devices(choice: str) -> list[torch.device]:
     has_cuda = torch.cuda.is_available()
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of timing per measurement (default by size)")
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     parser.add_argument("--update-readme", action="store_true",
-                        help="write the Markdown table into README.md's Performance section")
+                        help="write the Markdown table into the docs' Performance page "
+                             "(docs/performance.md, between its benchmark markers)")
     args = parser.parse_args(argv)
 
     workloads = registry()
@@ -85,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{when}; machine: {env['processor']}, {env['cpu_count']} cores, "
                   f"torch {torch.__version__}" + (f", GPU {env['cuda']}" if env["cuda"]
                                                   else ", no GPU") + ".")
-        update_readme(Path("README.md"), (Path(args.out) / "results.md").read_text(), header)
-        print("updated README.md")
+        update_readme(PERFORMANCE_PAGE, (Path(args.out) / "results.md").read_text(), header)
+        print(f"updated {PERFORMANCE_PAGE}")
     failures = [r for r in results if r.status in ("accuracy failure", "error")]
     return 1 if failures else 0
 

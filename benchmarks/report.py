@@ -193,7 +193,8 @@ def write_reports(results: Sequence[Result], env: dict[str, Any], out: Path,
 
 
 def update_readme(readme: Path, markdown: str, header: str) -> None:
-    """Replace the README's Performance table (between the benchmark markers)."""
+    """Replace the Performance table of ``readme`` (a Markdown page with the benchmark
+    markers: docs/performance.md) between the markers."""
     text = readme.read_text()
     if README_BEGIN not in text or README_END not in text:
         raise SystemExit(f"update_readme: {readme} has no {README_BEGIN} ... {README_END}")

@@ -31,7 +31,7 @@ extensions = [
     "myst_nb",
 ]
 
-exclude_patterns = ["_build", "_templates", "**.ipynb_checkpoints", "README.md"]
+exclude_patterns = ["_build", "_templates", "_intersphinx", "**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 

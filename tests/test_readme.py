@@ -1,4 +1,4 @@
-"""The README's two commands are what CI runs (issue: a README command that fails on a fresh
+"""The README's three commands are what CI runs (issue: a README command that fails on a fresh
 machine must not be able to land)."""
 
 from __future__ import annotations
@@ -53,3 +53,22 @@ def test_bench_extra_has_no_source_only_peer_and_has_proxsuite():
     bench = re.search(r"\nbench =\n((?:    .+\n)+)", cfg).group(1).split()
     assert "qpth" not in bench  # source-only release that no longer builds (README says so)
     assert "proxsuite" in bench
+
+
+DOCS_COMMAND = 'pip install -e ".[docs]" && sphinx-build -W --keep-going -b html docs docs/_build/html'
+
+
+def test_readme_docs_command_is_the_one_ci_runs_verbatim_before_the_tests():
+    blocks = [b for b in _bash_blocks((ROOT / "README.md").read_text()) if "sphinx-build" in b]
+    assert blocks == [DOCS_COMMAND]
+    lines = _ci_lines()
+    assert DOCS_COMMAND in lines
+    # the docs build (with -W) runs before the test command, which stays last
+    assert lines.index(DOCS_COMMAND) < len(lines) - 1
+
+
+def test_docs_extra_has_sphinx_the_theme_and_the_notebook_reader():
+    cfg = (ROOT / "setup.cfg").read_text()
+    docs = re.search(r"\ndocs =\n((?:    .+\n)+)", cfg).group(1).split()
+    names = {re.split(r"[<>=!~]", d)[0] for d in docs}
+    assert {"sphinx", "pydata-sphinx-theme", "myst-nb"} <= names
