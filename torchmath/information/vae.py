@@ -17,7 +17,7 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 def mlp(sizes: tuple[int, ...] | list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """A plain multilayer perceptron ``Linear -> act -> ... -> Linear``.
+    """A plain multilayer perceptron: ``Linear``, activation, ..., ``Linear``.
 
     Example:
         >>> mlp([4, 8, 2])
