@@ -49,6 +49,9 @@ def set_validate_args(value: bool) -> None:
     Shape and type checks always run; finiteness, positive definiteness and simplex
     checks need a device-to-host copy and are skipped while validation is off.
 
+    Args:
+        value: ``True`` to check values (the default), ``False`` to trust the inputs.
+
     Example:
         >>> import torchmath
         >>> torchmath.set_validate_args(False)
@@ -61,7 +64,16 @@ def set_validate_args(value: bool) -> None:
 
 
 def get_validate_args() -> bool:
-    """Whether the checks that synchronize with the device are on."""
+    """Whether the checks that synchronize with the device are on.
+
+    Returns:
+        The value last given to :func:`set_validate_args` (``True`` by default).
+
+    Example:
+        >>> import torchmath
+        >>> torchmath.get_validate_args()
+        True
+    """
     return _VALIDATE_ARGS
 
 

@@ -26,6 +26,17 @@ def should_sync(sync: bool | None = None, process_group=None) -> bool:
 
     ``sync=None`` means "sync when a process group is initialized" (the default of every
     ``fit``, as in torchmetrics); ``sync=False`` fits per rank.
+
+    Args:
+        sync: ``None`` (sync when a process group exists), ``True`` or ``False``.
+        process_group: the group to communicate in (``None``: the default group).
+
+    Returns:
+        ``True`` when a collective call should be made.
+
+    Example:
+        >>> should_sync()  # no process group initialized here
+        False
     """
     if sync is False:
         return False
@@ -33,7 +44,18 @@ def should_sync(sync: bool | None = None, process_group=None) -> bool:
 
 
 def world_size(process_group=None) -> int:
-    """Number of processes in the group, 1 without one."""
+    """Number of processes in the group, 1 without one.
+
+    Args:
+        process_group: the group (``None``: the default group).
+
+    Returns:
+        The number of processes, as an ``int``.
+
+    Example:
+        >>> world_size()
+        1
+    """
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size(process_group)
     return 1
@@ -52,6 +74,24 @@ def all_reduce(tensors: Sequence[Tensor], op: str = "sum", *, sync: bool | None 
     The tensors are flattened into one buffer per dtype (one message instead of many),
     reduced with ``op`` (``"sum"``, ``"max"`` or ``"min"``), and split back. Inputs are not
     modified; new tensors are returned on the inputs' devices.
+
+    Args:
+        tensors: the tensors to reduce (any shapes and dtypes).
+        op: ``"sum"``, ``"max"`` or ``"min"``.
+        sync: ``False`` returns the inputs unchanged; ``None`` syncs when a process group
+            is initialized.
+        process_group: the group (``None``: the default group).
+
+    Shape:
+        each result has its input's shape, dtype and device.
+
+    Returns:
+        A list of the reduced tensors, in the input order.
+
+    Example:
+        >>> import torch
+        >>> all_reduce([torch.ones(2), torch.zeros(1, dtype=torch.int64)])  # no group
+        [tensor([1., 1.]), tensor([0])]
     """
     tensors = list(tensors)
     if not should_sync(sync, process_group):
@@ -77,9 +117,22 @@ def all_reduce(tensors: Sequence[Tensor], op: str = "sum", *, sync: bool | None 
 def all_reduce_sum(*tensors: Tensor, sync: bool | None = None, process_group=None):
     """Sum each tensor over all processes; returns one tensor or a tuple, like the input.
 
-    >>> import torch
-    >>> all_reduce_sum(torch.ones(2))  # no process group: unchanged
-    tensor([1., 1.])
+    Args:
+        tensors: the tensors to sum.
+        sync: ``False`` returns the inputs unchanged; ``None`` syncs when a process group
+            is initialized.
+        process_group: the group (``None``: the default group).
+
+    Shape:
+        each result has its input's shape.
+
+    Returns:
+        The summed tensor, or a tuple of them when several were given.
+
+    Example:
+        >>> import torch
+        >>> all_reduce_sum(torch.ones(2))  # no process group: unchanged
+        tensor([1., 1.])
     """
     out = all_reduce(tensors, "sum", sync=sync, process_group=process_group)
     return out[0] if len(out) == 1 else tuple(out)
@@ -94,9 +147,20 @@ def agree_layout(sizes: Sequence[int], dtype: torch.dtype | None, *, sync: bool 
     collectives that follow match. One small max-reduction. Without a process group (or
     with ``sync=False``) the inputs come back unchanged.
 
-    >>> import torch
-    >>> agree_layout([3, 2], torch.float64)
-    ([3, 2], torch.float64)
+    Args:
+        sizes: this process's sizes (``0`` or ``-1`` where unknown).
+        dtype: this process's floating dtype, or ``None`` if it saw no data.
+        sync: ``False`` returns the inputs unchanged; ``None`` syncs when a process group
+            is initialized.
+        process_group: the group (``None``: the default group).
+
+    Returns:
+        ``(sizes, dtype)`` agreed by all processes.
+
+    Example:
+        >>> import torch
+        >>> agree_layout([3, 2], torch.float64)
+        ([3, 2], torch.float64)
     """
     if not should_sync(sync, process_group):
         return list(sizes), dtype
@@ -112,6 +176,23 @@ def all_gather_rows(x: Tensor, *, sync: bool | None = None, process_group=None) 
 
     Used where an algorithm needs a shared sample (for example, a mixture's
     initialization), never for the data itself.
+
+    Args:
+        x: this process's rows.
+        sync: ``False`` returns ``x`` unchanged; ``None`` syncs when a process group is
+            initialized.
+        process_group: the group (``None``: the default group).
+
+    Shape:
+        ``x``: ``(n_rank, *rest)``; returns ``(sum of n_rank over ranks, *rest)``.
+
+    Returns:
+        The rows of every process, in rank order, on ``x``'s device.
+
+    Example:
+        >>> import torch
+        >>> all_gather_rows(torch.arange(4.0).reshape(2, 2)).shape  # one process: itself
+        torch.Size([2, 2])
     """
     if not should_sync(sync, process_group):
         return x

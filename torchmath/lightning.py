@@ -59,6 +59,13 @@ class EstimatorModule(pl.LightningModule):
         estimator: a torchmath estimator whose ``fit`` accepts an iterable of batches.
         fit_kwargs: extra keyword arguments for ``fit``.
 
+    Shape:
+        the batches are what the estimator's ``fit`` takes: ``X`` ``(B, d)`` or
+        ``(X, y)`` pairs with ``y`` ``(B,)`` or ``(B, k)``.
+
+    Raises:
+        TypeError: ``estimator`` has no ``fit`` method.
+
     Example:
         >>> import torch, pytorch_lightning as pl
         >>> from torchmath.linalg import LinearRegression

@@ -42,6 +42,13 @@ class Entropy(Metric):
     Args:
         num_classes: number of outcomes.
         base: logarithm base; ``None`` for nats.
+        kwargs: passed to ``torchmetrics.Metric``.
+
+    Shape:
+        ``update``: integer labels of any shape; ``compute`` returns a scalar (float64).
+
+    Raises:
+        ValueError: ``num_classes`` is not a positive integer.
 
     Example:
         >>> import torch
@@ -50,6 +57,8 @@ class Entropy(Metric):
         >>> m.update(torch.tensor([0, 1, 1, 0]))
         >>> m.compute()
         tensor(1., dtype=torch.float64)
+
+    Source: Shannon (1948); Cover & Thomas, *Elements of Information Theory*, §2.1.
     """
 
     is_differentiable = False
@@ -94,6 +103,15 @@ class MutualInformation(Metric):
         num_classes_x, num_classes_y: label counts (discrete).
         k: neighbour order (ksg).
         base: logarithm base; ``None`` for nats.
+        kwargs: passed to ``torchmetrics.Metric``.
+
+    Shape:
+        ``update(x, y)``: discrete, integer labels ``(B,)`` each; ksg, samples ``(B,)``
+        or ``(B, d_x)`` and ``(B, d_y)``. ``compute`` returns a scalar.
+
+    Raises:
+        ValueError: an unknown ``estimator``; the discrete estimator without both label
+            counts; a label count or ``k`` that is not a positive integer.
 
     Example:
         >>> import torch
@@ -101,6 +119,9 @@ class MutualInformation(Metric):
         >>> m.update(torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1]))
         >>> m.compute()
         tensor(1., dtype=torch.float64)
+
+    Source: Cover & Thomas, *Elements of Information Theory*, §2.3; Kraskov, Stögbauer &
+    Grassberger (2004), "Estimating mutual information" (KSG).
     """
 
     is_differentiable = False
@@ -165,12 +186,21 @@ class ELBO(Metric):
     :class:`~torchmath.information.VAE`; sums and the count are summed across processes.
     ``compute()`` returns the mean ELBO; :meth:`compute_terms` also the mean NLL and KL.
 
+    Args:
+        kwargs: passed to ``torchmetrics.Metric`` (``sync_on_compute``, ...).
+
+    Shape:
+        ``update``: ``recon_nll`` and ``kl`` ``(B,)`` (one value per sample);
+        ``compute`` returns a scalar (float64).
+
     Example:
         >>> import torch
         >>> m = ELBO()
         >>> m.update(torch.tensor([1.0, 3.0]), torch.tensor([0.5, 0.5]))
         >>> m.compute()
         tensor(-2.5000, dtype=torch.float64)
+
+    Source: Kingma & Welling (2014), "Auto-encoding variational Bayes", eq. 3.
     """
 
     is_differentiable = False
