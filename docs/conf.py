@@ -103,3 +103,30 @@ html_theme_options = {
 }
 html_sidebars = {"index": [], "changelog": []}
 html_show_sourcelink = False
+
+
+# -- Constants re-exported by a subpackage -----------------------------------------------
+# autodoc reads a constant's ``#:`` comment from the module it is documented in; a
+# subpackage re-exports constants defined in a submodule, so without this the page would
+# show the docstring of ``tuple``. Take the comment from the submodule that defines it.
+def _constant_doc(app, what, name, obj, options, lines):
+    import importlib
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    type_doc = (type(obj).__doc__ or "").strip()
+    if what != "data" or not type_doc or "\n".join(lines).strip()[:40] != type_doc[:40]:
+        return
+    package, _, attr = name.rpartition(".")
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(getattr(pkg, "__path__", [])):
+        sub = f"{package}.{info.name}"
+        docs = ModuleAnalyzer.for_module(sub).find_attr_docs()
+        if ("", attr) in docs and getattr(importlib.import_module(sub), attr, None) is obj:
+            lines[:] = list(docs[("", attr)])
+            return
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _constant_doc)
