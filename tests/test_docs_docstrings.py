@@ -4,8 +4,9 @@ For each public function and class (documented where it is defined; see
 ``tests/test_docs_api.py`` for the list of public names):
 
 - a summary line;
-- the definition in ``.. math::`` (or inline ``:math:``) and the source of the formula on
-  a ``Source:`` (or ``References:``) line, unless ``NO_FORMULA`` says why none defines it;
+- the definition in ``.. math::`` (or inline ``:math:``) and the source of the formula
+  (``Source:``, ``Sources:`` or ``References:``, usually the last line), unless
+  ``NO_FORMULA`` says why no formula defines it;
 - ``Args:`` when it takes arguments (for a class, its ``__init__``'s);
 - ``Shape:`` when it takes or returns tensors (every ``nn.Module`` class);
 - ``Returns:`` for a function that returns something;
@@ -125,7 +126,7 @@ def missing_sections(qualname: str, obj) -> list[str]:
         if section == "math":
             ok = ".. math::" in doc or ":math:" in doc
         elif section == "Source":
-            ok = bool(re.search(r"^\s*(Source|References?)\b.*:", doc, re.M))
+            ok = bool(re.search(r"\b(Sources?|References?):", doc))
         elif section == "Example":
             ok = bool(SECTION["Example"].search(doc) or SECTION["Examples"].search(doc)) \
                 and ">>>" in doc

@@ -37,6 +37,10 @@ def safe_cholesky(A: Tensor, *, max_tries: int = 6, jitter: float | None = None)
     Shape:
         ``A``: ``(..., n, n)``; returns ``(..., n, n)``.
 
+    Returns:
+        The lower-triangular factor :math:`L` with :math:`A + \epsilon I = L L^\top`
+        (:math:`\epsilon = 0` when no jitter was needed).
+
     Raises:
         ValueError: ``A`` is not square, or is not positive definite even with jitter.
 
@@ -45,6 +49,9 @@ def safe_cholesky(A: Tensor, *, max_tries: int = 6, jitter: float | None = None)
         >>> safe_cholesky(torch.tensor([[4.0, 2.0], [2.0, 2.0]]))
         tensor([[2., 0.],
                 [1., 1.]])
+
+    Source: Golub and Van Loan, *Matrix Computations*, 4th ed., sec. 4.2 (Cholesky);
+    Gardner et al. (2018), GPyTorch (the jitter schedule).
     """
     fn = "safe_cholesky"
     check_floating(fn, "A", A)
@@ -92,12 +99,21 @@ def tril_solve(scale_tril: Tensor, x: Tensor) -> Tensor:
         ``scale_tril``: ``(*B, d, d)``; ``x``: ``(*A, d)``; returns
         ``broadcast(A, B) + (d,)``.
 
+    Returns:
+        The solutions :math:`z`.
+
+    Raises:
+        ValueError: ``scale_tril`` is not square, or ``x``'s last dimension is not ``d``.
+
     Example:
         >>> import torch
         >>> L = torch.tensor([[2.0, 0.0], [1.0, 1.0]])
         >>> tril_solve(L, torch.tensor([[2.0, 2.0], [4.0, 3.0]]))
         tensor([[1., 1.],
                 [2., 1.]])
+
+    Source: Golub and Van Loan, *Matrix Computations*, 4th ed., sec. 3.1 (triangular
+    systems).
     """
     fn = "tril_solve"
     check_matrix_square(fn, "scale_tril", scale_tril)

@@ -107,6 +107,9 @@ def safe_eigh(A: Tensor, *, eps: float | None = None) -> EighResult:
         ``A``: ``(..., n, n)``; returns eigenvalues ``(..., n)``, eigenvectors
         ``(..., n, n)``.
 
+    Returns:
+        An :class:`EighResult` ``(eigenvalues, eigenvectors)``, eigenvalues ascending.
+
     Raises:
         ValueError: ``A`` is not square, or holds non-finite entries.
 
@@ -195,6 +198,9 @@ def safe_svd(A: Tensor, *, eps: float | None = None) -> SVDResult:
     Shape:
         ``A``: ``(..., m, n)``; returns ``U`` ``(..., m, k)``, ``S`` ``(..., k)``, ``Vh``
         ``(..., k, n)`` with ``k = min(m, n)``.
+
+    Returns:
+        An :class:`SVDResult` ``(U, S, Vh)``, singular values descending.
 
     Raises:
         ValueError: non-finite entries.
@@ -285,6 +291,9 @@ def power_iteration(A: Tensor | Matvec, k: int = 1, *, n: int | None = None,
         returns eigenvalues ``(..., k)`` sorted by decreasing magnitude and eigenvectors
         ``(..., n, k)``.
 
+    Returns:
+        An :class:`EighResult` ``(eigenvalues, eigenvectors)``.
+
     Raises:
         ValueError: ``k > n``, a non-square or non-finite tensor, or a callable without
             ``n``.
@@ -363,6 +372,9 @@ def lanczos_eigsh(matvec: Tensor | Matvec, n: int | None = None, k: int = 6, *,
     Shape:
         returns eigenvalues ``(k,)`` and eigenvectors ``(n, k)``, ordered as ``which``
         ranks them (largest first for ``"LA"``/``"LM"``, smallest first for ``"SA"``).
+
+    Returns:
+        An :class:`EighResult` ``(eigenvalues, eigenvectors)``.
 
     Raises:
         ValueError: ``k > n``, unknown ``which``, a ``v0`` of the wrong shape.

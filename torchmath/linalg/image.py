@@ -47,6 +47,10 @@ def image_pca(images: Tensor, n_components: int, *, solver: str = "full") -> Ima
         ``images``: ``(n, *shape)``; ``components``: ``(k, *shape)``; ``mean``: ``shape``;
         ``explained_variance_ratio`` and ``reconstruction_error``: ``(k,)``.
 
+    Returns:
+        An :class:`ImagePCAResult` ``(components, mean, explained_variance_ratio,
+        reconstruction_error)``.
+
     Raises:
         ValueError: fewer than 2 dimensions, non-finite pixels, ``n_components`` too
             large.

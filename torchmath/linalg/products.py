@@ -49,6 +49,9 @@ def inner(x: Tensor, y: Tensor, *, metric: Tensor | None = None) -> Tensor:
         ``x``: ``(..., d)``; ``y``: ``(..., d)``; ``metric``: ``(..., d, d)``; returns
         the broadcast batch shape.
 
+    Returns:
+        The inner products :math:`\langle x, y\rangle_M`.
+
     Raises:
         ValueError: the last dimensions disagree, or ``metric`` is not positive definite
             (checked while validation is on).
@@ -91,6 +94,9 @@ def norm(x: Tensor, p: float = 2, *, metric: Tensor | None = None) -> Tensor:
 
     Shape:
         ``x``: ``(..., d)``; ``metric``: ``(..., d, d)``; returns the batch shape.
+
+    Returns:
+        The norms, one per vector.
 
     Raises:
         ValueError: ``metric`` of the wrong shape or not positive definite, or a
@@ -139,6 +145,9 @@ def mahalanobis(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
     Shape:
         ``x``, ``mean``: ``(..., d)``; ``cov``/``precision``: ``(..., d, d)``; returns the
         broadcast batch shape.
+
+    Returns:
+        The distances :math:`D_M(x)` (squared with ``squared=True``).
 
     Raises:
         ValueError: not exactly one of ``cov``/``precision``, shapes that do not fit, or a
@@ -201,6 +210,9 @@ def gram_matrix(X: Tensor, Y: Tensor | None = None, *, kernel: str = "linear",
     Shape:
         ``X``: ``(..., n, d)``; ``Y``: ``(..., m, d)``; returns ``(..., n, m)``.
 
+    Returns:
+        The kernel matrix :math:`K`.
+
     Raises:
         ValueError: feature dimensions differ, unknown ``kernel``, non-positive ``gamma``.
 
@@ -255,6 +267,14 @@ def condition_number(A: Tensor, p: float | str | None = None) -> Tensor:
     Shape:
         ``A``: ``(..., m, n)``; returns ``(...)``.
 
+    Returns:
+        The condition numbers (``inf`` for a singular matrix).
+
+    Raises:
+        TypeError: ``A`` is not a floating-point tensor.
+        ValueError: ``A`` is not a (batch of) matrices, is not square for a ``p`` other
+            than 2, or (while validation is on) holds NaN or infinite entries.
+
     Example:
         >>> condition_number(torch.diag(torch.tensor([10.0, 0.1])))
         tensor(100.)
@@ -287,6 +307,13 @@ def is_positive_definite(A: Tensor, *, rtol: float | None = None) -> Tensor:
 
     Shape:
         ``A``: ``(..., n, n)``; returns a bool tensor ``(...)``.
+
+    Returns:
+        A bool tensor, ``True`` where the matrix is symmetric positive definite.
+
+    Raises:
+        TypeError: ``A`` is not a floating-point tensor.
+        ValueError: ``A`` is not a (batch of) square matrices.
 
     Example:
         >>> is_positive_definite(torch.tensor([[2.0, 1.0], [1.0, 2.0]]))

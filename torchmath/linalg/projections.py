@@ -59,6 +59,9 @@ def projection_matrix(A: Tensor, *, rcond: float | None = None) -> Tensor:
     Shape:
         ``A``: ``(..., m, n)``; returns ``(..., m, m)``.
 
+    Returns:
+        The projectors :math:`P`.
+
     Example:
         >>> projection_matrix(torch.tensor([[1.0], [1.0]]))
         tensor([[0.5000, 0.5000],
@@ -86,6 +89,9 @@ def project(x: Tensor, A: Tensor, *, rcond: float | None = None) -> Tensor:
 
     Shape:
         ``x``: ``(..., m)``; ``A``: ``(..., m, n)``; returns ``(..., m)``.
+
+    Returns:
+        The projections :math:`P x`.
 
     Raises:
         ValueError: ``x`` does not have ``m`` entries.
@@ -121,6 +127,9 @@ def orthogonal_complement(A: Tensor, *, rcond: float | None = None) -> Tensor:
 
     Shape:
         ``A``: ``(..., m, n)``; returns ``(..., m, m - r)``.
+
+    Returns:
+        A matrix whose orthonormal columns span the complement.
 
     Raises:
         ValueError: the matrices of a batch have different ranks.
@@ -225,6 +234,9 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
         ``A``: ``(..., m, n)``; ``b``: ``(..., m)`` or ``(..., m, k)``; ``solution``:
         ``(..., n)`` or ``(..., n, k)``; ``residuals``: ``(...)`` or ``(..., k)``;
         ``rank``: ``(...)``; ``singular_values``: ``(..., min(m, n))``.
+
+    Returns:
+        An :class:`LstsqResult` ``(solution, residuals, rank, singular_values)``.
 
     Raises:
         ValueError: ``b`` does not have ``m`` rows, unknown ``method``, non-finite input.

@@ -303,6 +303,10 @@ class RidgeCV(_LinearModel):
         alphas: candidate :math:`\alpha > 0` values.
         fit_intercept: fit an unpenalized intercept.
 
+    Shape:
+        ``X``: ``(n, d)``; ``y``: ``(n,)`` or ``(n, k)``; ``predict`` returns ``(n,)`` or
+        ``(n, k)``.
+
     Attributes (buffers):
         alpha ``()`` (chosen), loo_errors ``(A,)`` (mean squared LOO error per alpha),
         best_score ``()`` (its negative minimum, scikit-learn's ``best_score_``), coef,

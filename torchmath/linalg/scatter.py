@@ -46,6 +46,9 @@ class ScatterMatrix:
         >>> s.mean, s.covariance(correction=1)
         (tensor([2., 1.]), tensor([[4., 1.],
                 [1., 1.]]))
+
+    Source: Chan, Golub and LeVeque (1979), "Updating formulae and a pairwise algorithm
+    for computing sample variances".
     """
 
     def __init__(self, dim: int, *, diagonal: bool = False, dtype: torch.dtype | None = None,

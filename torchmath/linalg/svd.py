@@ -32,6 +32,12 @@ def svd_flip(U: Tensor | None, Vh: Tensor, *, u_based: bool = False
     Shape:
         ``U``: ``(..., m, k)``; ``Vh``: ``(..., k, n)``; returns the same shapes.
 
+    Returns:
+        ``(U, Vh)`` with flipped signs (``U`` stays ``None`` if it was).
+
+    Raises:
+        ValueError: ``u_based=True`` without ``U``.
+
     Example:
         >>> U, Vh = svd_flip(torch.eye(2), torch.tensor([[1.0, -3.0], [2.0, 1.0]]))
         >>> Vh
@@ -81,6 +87,9 @@ def truncated_svd(A: Tensor, k: int) -> SVDResult:
         ``A``: ``(..., m, n)``; returns ``U`` ``(..., m, k)``, ``S`` ``(..., k)``, ``Vh``
         ``(..., k, n)``.
 
+    Returns:
+        An :class:`SVDResult` ``(U, S, Vh)`` of the ``k`` leading triplets.
+
     Raises:
         ValueError: ``k`` larger than ``min(m, n)`` or non-finite entries.
 
@@ -126,6 +135,9 @@ def randomized_svd(A: Tensor, k: int, *, n_oversamples: int = 10, n_iter: int = 
     Shape:
         ``A``: ``(..., m, n)``; returns ``U`` ``(..., m, k)``, ``S`` ``(..., k)``, ``Vh``
         ``(..., k, n)``.
+
+    Returns:
+        An :class:`SVDResult` ``(U, S, Vh)`` of the ``k`` leading triplets.
 
     Raises:
         ValueError: ``k`` larger than ``min(m, n)``, negative ``n_iter`` or
