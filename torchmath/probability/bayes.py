@@ -141,6 +141,9 @@ def marginal(joint: Tensor, dim: int | Sequence[int], *, event_ndim: int | None 
     Shape:
         ``joint``: ``(*batch, *table)``; returns it with ``dim`` removed.
 
+    Returns:
+        The marginal table.
+
     Raises:
         ValueError: negative entries, a table that does not sum to one, or bad ``dim``.
 
@@ -175,6 +178,9 @@ def conditional(joint: Tensor, given_dim: int | Sequence[int], *,
     Shape:
         returns the shape of ``joint``; it sums to one over ``dim`` for every value of
         the conditioning variables.
+
+    Returns:
+        The conditional table :math:`p(x \mid y)`.
 
     Raises:
         ValueError: negative entries, a table that does not sum to one, bad dimensions,

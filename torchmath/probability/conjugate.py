@@ -106,6 +106,10 @@ def beta_bernoulli(x: Tensor, alpha=1.0, beta=1.0) -> ConjugatePosterior:
     Shape:
         ``x``: ``(..., n)``; posterior parameters ``(...)``.
 
+    Returns:
+        A :class:`ConjugatePosterior` with the Beta posterior, the Bernoulli posterior
+        predictive and the MAP success probability.
+
     Raises:
         ValueError: values other than 0 and 1, non-positive hyperparameters.
 
@@ -144,6 +148,10 @@ def dirichlet_categorical(x: Tensor, concentration: Tensor) -> ConjugatePosterio
 
     Shape:
         ``x``: ``(..., n)``; ``concentration`` ``(..., K)``; returns ``(..., K)`` parameters.
+
+    Returns:
+        A :class:`ConjugatePosterior` with the Dirichlet posterior, the categorical posterior
+        predictive and the MAP class probabilities.
 
     Raises:
         TypeError: non-integer labels. ValueError: labels out of range, non-positive
@@ -190,6 +198,10 @@ def gamma_poisson(x: Tensor, shape=1.0, rate=1.0) -> ConjugatePosterior:
     Shape:
         ``x``: ``(..., n)``; parameters ``(...)``.
 
+    Returns:
+        A :class:`ConjugatePosterior` with the Gamma posterior, the negative-binomial posterior
+        predictive and the MAP rate.
+
     Raises:
         ValueError: negative counts, non-positive hyperparameters.
 
@@ -226,6 +238,10 @@ def normal_normal(x: Tensor, prior_mean=0.0, prior_std=1.0, *, noise_std) -> Con
 
     Shape:
         ``x``: ``(..., n)``; parameters ``(...)``.
+
+    Returns:
+        A :class:`ConjugatePosterior` with the normal posterior of the mean, the normal
+        posterior predictive and the MAP mean.
 
     Raises:
         ValueError: non-positive standard deviations, non-finite data.
@@ -276,6 +292,10 @@ def normal_inverse_gamma(x: Tensor, mean=0.0, kappa=1.0, alpha=1.0, beta=1.0
 
     Shape:
         ``x``: ``(..., n)``; parameters ``(...)``.
+
+    Returns:
+        A :class:`ConjugatePosterior` with the Normal-Inverse-Gamma posterior parameters, the
+        Student-t posterior predictive, the MAP mean (and the MAP variance in ``extra``).
 
     Raises:
         ValueError: non-positive ``kappa``/``alpha``/``beta``, non-finite data.

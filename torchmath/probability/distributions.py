@@ -43,6 +43,9 @@ def normal_log_prob(x: Tensor, mean: Tensor | float, std: Tensor | float) -> Ten
     Shape:
         ``x``, ``mean`` and ``std`` broadcast; returns the broadcast shape.
 
+    Returns:
+        The log-densities :math:`\log p(x)`.
+
     Raises:
         TypeError: ``x`` is not a floating-point tensor.
         ValueError: ``std`` is not positive.
@@ -168,6 +171,9 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
         ``x``: ``(*A, d)``; ``mean``: ``(*M, d)``; the matrix: ``(*S, d, d)``; returns
         ``broadcast(A, M, S)``.
 
+    Returns:
+        The log-densities :math:`\log p(x)`.
+
     Raises:
         ValueError: not exactly one matrix form, trailing sizes that disagree, or (while
             validation is on) a matrix that is not positive definite.
@@ -238,6 +244,9 @@ def mvn_sample(mean: Tensor, *, cov: Tensor | None = None, scale_tril: Tensor | 
 
     Shape:
         ``mean``: ``(*M, d)``; matrix ``(*S, d, d)``; returns ``(n, *broadcast(M, S), d)``.
+
+    Returns:
+        The samples, differentiable with respect to ``mean`` and the matrix.
 
     Raises:
         ValueError: not exactly one matrix form, sizes that disagree, ``n < 1``, or a

@@ -103,6 +103,9 @@ def mle_mvn(x: Tensor) -> MVNMLE:
     Shape:
         ``x``: ``(..., n, d)``; returns ``mean`` ``(..., d)`` and ``cov`` ``(..., d, d)``.
 
+    Returns:
+        An :class:`MVNMLE` ``(mean, cov)``; ``cov`` divides by :math:`n` (the MLE).
+
     Raises:
         ValueError: ``x`` not at least 2-D, no samples, or non-finite ones.
 
@@ -134,6 +137,9 @@ def mle_bernoulli(x: Tensor, dim: int = -1) -> Tensor:
     Shape:
         returns ``x``'s shape without ``dim``.
 
+    Returns:
+        The estimates :math:`\hat p`.
+
     Raises:
         ValueError: values other than 0 and 1, or no samples.
 
@@ -164,6 +170,9 @@ def mle_categorical(x: Tensor, n_classes: int, *, dtype: torch.dtype | None = No
 
     Shape:
         ``x``: ``(..., n)``; returns ``(..., K)``.
+
+    Returns:
+        The class frequencies :math:`\hat p_k = n_k / n`.
 
     Raises:
         TypeError: non-integer labels. ValueError: labels out of range, no samples.
@@ -197,6 +206,9 @@ def mle_poisson(x: Tensor, dim: int = -1) -> Tensor:
     Shape:
         returns ``x``'s shape without ``dim``.
 
+    Returns:
+        The estimates :math:`\hat\lambda = \bar x`.
+
     Raises:
         ValueError: negative counts or no samples.
 
@@ -225,6 +237,9 @@ def mle_exponential(x: Tensor, dim: int = -1) -> Tensor:
 
     Shape:
         returns ``x``'s shape without ``dim``.
+
+    Returns:
+        The estimates :math:`\hat\lambda = 1/\bar x`.
 
     Raises:
         ValueError: non-positive samples or no samples.
@@ -284,6 +299,10 @@ def fit_mle(log_prob_fn: Callable[..., Tensor], params: dict[str, Tensor], data,
         method: ``"lbfgs"`` or ``"adam"``.
         max_iter: iteration limit. lr: step size. tol: stop when the objective changes
             less than ``tol`` (relative) between iterations.
+
+    Shape:
+        each parameter keeps its initial value's shape; ``data`` as ``log_prob_fn`` takes
+        it; ``MLEResult.covariance`` is ``(p, p)`` over the ``p`` flattened parameters.
 
     Returns:
         :class:`MLEResult`.

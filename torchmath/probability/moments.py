@@ -63,6 +63,9 @@ def mean(x: Tensor, dim: int = -1, *, weights: Tensor | None = None,
     Shape:
         ``x``: ``(..., n, ...)``; returns ``x``'s shape without ``dim``.
 
+    Returns:
+        The (weighted) means.
+
     Raises:
         ValueError: bad ``weights`` (shape, negative, non-finite).
 
@@ -110,6 +113,9 @@ def var(x: Tensor, dim: int = -1, *, weights: Tensor | None = None, correction: 
     Shape:
         ``x``: ``(..., n, ...)``; returns ``x``'s shape without ``dim``.
 
+    Returns:
+        The (weighted) variances.
+
     Raises:
         ValueError: ``correction`` not 0 or 1, bad ``weights``, or not enough samples.
 
@@ -146,6 +152,9 @@ def cov(x: Tensor, *, weights: Tensor | None = None, correction: int = 1) -> Ten
 
     Shape:
         ``x``: ``(..., n, d)``; ``weights``: ``(n,)`` or ``(..., n)``; returns ``(..., d, d)``.
+
+    Returns:
+        The covariance matrices.
 
     Raises:
         ValueError: ``x`` not at least 2-D, bad ``weights`` or ``correction``.
@@ -204,6 +213,9 @@ def corr(x: Tensor, *, weights: Tensor | None = None) -> Tensor:
     Shape:
         ``x``: ``(..., n, d)``; returns ``(..., d, d)``.
 
+    Returns:
+        The correlation matrices.
+
     Raises:
         ValueError: as :func:`cov`, or a constant variable.
 
@@ -246,6 +258,9 @@ class RunningMoments(Estimator):
     Shape:
         ``update(x)``: ``x`` is ``(n, d)`` or ``(d,)``; ``mean``/``var``: ``(d,)``;
         ``cov``/``corr``: ``(d, d)``.
+
+    Raises:
+        ValueError: ``dim`` is not a positive integer.
 
     Example:
         >>> rm = RunningMoments(2)
