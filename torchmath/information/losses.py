@@ -126,10 +126,15 @@ class GaussianKLLoss(nn.Module):
     Shape:
         as :func:`gaussian_kl_loss`.
 
+    Raises:
+        ValueError: a negative ``free_bits`` or an unknown ``reduction``.
+
     Example:
         >>> import torch
         >>> GaussianKLLoss()(torch.zeros(3, 2), torch.zeros(3, 2))
         tensor(0.)
+
+    Source: Kingma & Welling (2014), appendix B; Kingma et al. (2016) (free bits).
     """
 
     def __init__(self, free_bits: float = 0.0, reduction: str = "batchmean"):
@@ -298,11 +303,16 @@ class ELBOLoss(nn.Module):
     Shape:
         as :func:`elbo_loss`.
 
+    Raises:
+        ValueError: an unknown ``likelihood``, ``kl`` or ``reduction``.
+
     Example:
         >>> import torch
         >>> x = torch.zeros(2, 3)
         >>> ELBOLoss()(x, x, torch.zeros(2, 1), torch.zeros(2, 1))
         tensor(2.7568)
+
+    Source: Kingma & Welling (2014), eq. (10); Higgins et al. (2017) (beta).
     """
 
     def __init__(self, likelihood: str = "gaussian", beta: float = 1.0, kl: str = "analytic",

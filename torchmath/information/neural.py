@@ -161,6 +161,9 @@ class ConcatCritic(nn.Module):
         >>> f = ConcatCritic(1, 1, hidden=(8,))
         >>> f(torch.zeros(5, 1, 1), torch.zeros(1, 5, 1)).shape
         torch.Size([5, 5])
+
+    Source: Poole et al. (2019), "On variational bounds of mutual information" (the
+    concatenated critic of their experiments).
     """
 
     def __init__(self, x_dim: int, y_dim: int, hidden: tuple[int, ...] = (64, 64)):
@@ -196,6 +199,9 @@ class SeparableCritic(nn.Module):
         >>> f = SeparableCritic(2, 3, embed_dim=4, hidden=(8,))
         >>> f(torch.zeros(5, 1, 2), torch.zeros(1, 5, 3)).shape
         torch.Size([5, 5])
+
+    Source: Poole et al. (2019), "On variational bounds of mutual information" (the
+    separable critic of their experiments); van den Oord et al. (2018).
     """
 
     def __init__(self, x_dim: int, y_dim: int, embed_dim: int = 32,
@@ -245,6 +251,9 @@ class InfoNCE(_Bound):
     Shape:
         ``x``: ``(n, d_x)``, ``y``: ``(n, d_y)``; returns a scalar.
 
+    Raises:
+        TypeError: ``critic`` is not callable.
+
     Example:
         >>> import torch
         >>> bound = InfoNCE(ConcatCritic(1, 1, hidden=(8,)))
@@ -271,6 +280,9 @@ class NWJ(_Bound):
 
     Shape:
         ``x``: ``(n, d_x)``, ``y``: ``(n, d_y)``; returns a scalar.
+
+    Raises:
+        TypeError: ``critic`` is not callable.
 
     Example:
         >>> import torch
@@ -302,6 +314,10 @@ class MINE(_Bound):
 
     Shape:
         ``x``: ``(n, d_x)``, ``y``: ``(n, d_y)``; returns a scalar.
+
+    Raises:
+        TypeError: ``critic`` is not callable.
+        ValueError: ``ema_decay`` outside ``[0, 1)``.
 
     Example:
         >>> import torch

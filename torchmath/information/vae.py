@@ -19,6 +19,13 @@ _LOG_2PI = math.log(2 * math.pi)
 def mlp(sizes: tuple[int, ...] | list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     """A plain multilayer perceptron: ``Linear``, activation, ..., ``Linear``.
 
+    Args:
+        sizes: the layer widths, input first: ``[d_in, h_1, ..., d_out]``.
+        activation: the activation module class placed between linear layers.
+
+    Returns:
+        An ``nn.Sequential`` with no activation after the last layer.
+
     Example:
         >>> mlp([4, 8, 2])
         Sequential(
@@ -71,6 +78,11 @@ class VAE(nn.Module):
 
     Shape:
         ``x``: ``(B, input_dim)``.
+
+    Raises:
+        ValueError: ``latent_dim`` not a positive integer, an unknown ``likelihood``, a
+            negative ``beta``, a non-positive ``obs_var``, or no ``input_dim`` for a default
+            network.
 
     Example:
         >>> import torch
@@ -192,6 +204,10 @@ class VariationalInformationBottleneck(nn.Module):
 
     Shape:
         ``x``: ``(B, input_dim)``, ``y``: ``(B,)`` class labels.
+
+    Raises:
+        ValueError: ``latent_dim`` not a positive integer, a negative ``beta``, or no
+            ``input_dim``/``n_classes`` for a default network.
 
     Example:
         >>> import torch
