@@ -49,6 +49,7 @@ NO_FORMULA = {
     "torchmath.learning_theory.enable_mc_dropout": "switches layers' modes",
     "torchmath.learning_theory.TorchModel": "a recipe for building and training a model",
     "torchmath.callbacks.Augmentation": "applies a given function to batches",
+    "torchmath.learning_theory.all_labellings": "an enumeration of binary vectors",
 }
 
 SECTION = {name: re.compile(rf"^\s*{name}:\s*$", re.M) for name in

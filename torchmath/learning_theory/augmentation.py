@@ -54,6 +54,9 @@ def sample_beta(alpha: float, shape: tuple[int, ...], *, generator: torch.Genera
     Returns:
         samples in [0, 1].
 
+    Raises:
+        ValueError: ``alpha`` is not positive.
+
     Example:
         >>> import torch
         >>> g = torch.Generator().manual_seed(0)
@@ -236,6 +239,9 @@ def add_gaussian_noise(x: Tensor, std: float | Tensor = 0.1, *,
         >>> g = torch.Generator().manual_seed(0)
         >>> add_gaussian_noise(torch.zeros(2), 0.0, generator=g)
         tensor([0., 0.])
+
+    Source: Bishop (1995), "Training with noise is equivalent to Tikhonov
+    regularization".
     """
     fn = "add_gaussian_noise"
     check_floating(fn, "x", x)

@@ -101,6 +101,9 @@ def bias_variance_from_predictions(predictions: Tensor, y_test: Tensor, *, loss:
         >>> r = bias_variance_from_predictions(preds, torch.tensor([2.0, 0.0]))
         >>> r.expected_loss, r.bias_squared, r.variance
         (tensor(2.5000), tensor(2.), tensor(0.5000))
+
+    Source: Geman, Bienenstock & Doursat (1992) (squared loss); Domingos (2000), "A
+    unified bias-variance decomposition" (0-1 loss).
     """
     fn = "bias_variance_from_predictions"
     check_choice(fn, "loss", loss, ("mse", "0-1"))
@@ -167,6 +170,11 @@ class TorchModel:
         vectorize: train all models together (``True``) or one after another.
         classify: predictions are ``argmax`` class labels (for the 0-1 loss); default:
             ``loss == "cross_entropy"``.
+
+    Raises:
+        TypeError: ``factory`` is not callable.
+        ValueError: an unknown ``loss`` name, a non-positive ``lr`` or a negative
+            ``epochs``.
 
     Example:
         >>> spec = TorchModel(lambda: torch.nn.Linear(1, 1), lr=0.1, epochs=5)

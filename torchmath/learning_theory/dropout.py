@@ -229,6 +229,12 @@ def mc_dropout_mode(model: nn.Module) -> Iterator[nn.Module]:
     Args:
         model: the network.
 
+    Returns:
+        A context manager that yields ``model``.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+
     Example:
         >>> import torch
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))

@@ -135,6 +135,9 @@ def elastic_net_gram(G: Tensor, q: Tensor, alpha: Tensor, l1_ratio: float = 0.5,
         >>> W, _, ok = elastic_net_gram(G, q, torch.tensor([0.5], dtype=G.dtype), 1.0)
         >>> W  # soft-thresholding for an orthonormal design
         tensor([[0.5000, 0.0000]], dtype=torch.float64)
+
+    Source: Zou & Hastie (2005) (the elastic net); Beck & Teboulle (2009) (FISTA);
+    O'Donoghue & Candès (2015) (adaptive restart).
     """
     A, d = alpha.shape[0], q.shape[-1]
     l1 = (alpha * l1_ratio).unsqueeze(-1)  # (A, 1)

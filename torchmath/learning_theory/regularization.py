@@ -156,6 +156,9 @@ class Regularizer:
         >>> reg.penalty()  # 0.1 * 3 + 0.5 * 5
         tensor(2.8000, grad_fn=<AddBackward0>)
         >>> loss = reg(torch.tensor(1.0))  # loss + penalty
+
+    Source: Tikhonov (1963) and Hoerl & Kennard (1970) (L2); Tibshirani (1996) (L1);
+    Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, sec. 3.4.
     """
 
     def __init__(self, module: nn.Module, *, l1: float = 0.0, l2: float = 0.0,

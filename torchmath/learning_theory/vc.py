@@ -125,6 +125,16 @@ def all_labellings(n: int, *, device=None) -> Tensor:
     """All :math:`2^n` labellings of :math:`n` points as a ``(2**n, n)`` bool tensor
     (row :math:`k` holds the binary digits of :math:`k`, least significant first).
 
+    Args:
+        n: the number of points.
+        device: where to build the tensor.
+
+    Shape:
+        returns ``(2**n, n)``.
+
+    Returns:
+        A bool tensor, one labelling per row.
+
     Example:
         >>> all_labellings(2).int()
         tensor([[0, 0],
@@ -253,6 +263,9 @@ def realizable_labellings(points: Tensor, hypothesis_class: str, labels: Tensor 
         >>> pts = torch.tensor([[0.0], [1.0]])
         >>> realizable_labellings(pts, "threshold").tolist()
         [True, False, True, True]
+
+    Source: Shalev-Shwartz & Ben-David (2014), *Understanding Machine Learning*, sec. 6.2
+    (shattering) and sec. 9.1.1 (halfspaces by linear programming).
     """
     fn = "realizable_labellings"
     _check_points(fn, points, hypothesis_class)
