@@ -46,9 +46,17 @@ def lagrangian(f: Callable[[Tensor], Tensor], eq: Constraint | None = None,
         eq: equality constraints :math:`h(x) = 0`, a vector function (or ``None``).
         ineq: inequality constraints :math:`g(x) \le 0` (or ``None``).
 
+    Shape:
+        ``x``: ``(d,)``; ``lam``: ``(p,)``; ``mu``: ``(q,)``; the returned function gives a
+        scalar.
+
     Returns:
         ``L(x, lam=None, mu=None)`` returning a scalar; ``lam`` has shape ``(p,)``,
         ``mu`` ``(q,)``. It composes with ``torch.func`` (``grad``, ``vmap``).
+
+    Raises:
+        ValueError: (when the returned function is called) ``lam`` missing while ``eq``
+            is given, or ``mu`` missing while ``ineq`` is given.
 
     Example:
         >>> L = lagrangian(lambda x: x.sum(), eq=lambda x: (x ** 2).sum() - 1)

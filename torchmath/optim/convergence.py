@@ -202,6 +202,9 @@ def step_size_bound(L: float | Tensor) -> float | Tensor:
     Args:
         L: smoothness constant :math:`L > 0`.
 
+    Shape:
+        ``L`` a number or a tensor of any shape; the result has the same shape.
+
     Returns:
         :math:`1/L`.
 

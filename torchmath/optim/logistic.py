@@ -43,6 +43,9 @@ def logistic_loss(X: Tensor, y: Tensor, coef: Tensor, intercept: Tensor) -> Tens
         ``X``: ``(n, d)``; ``y``: ``(n,)``; ``coef``: ``(K', d)`` with ``K' = 1`` (binary)
         or the number of classes; ``intercept``: ``(K',)``. Returns a scalar.
 
+    Returns:
+        The summed loss (a 0-d tensor).
+
     Example:
         >>> X = torch.tensor([[0.0], [1.0]]); y = torch.tensor([0, 1])
         >>> logistic_loss(X, y, torch.zeros(1, 1), torch.zeros(1))

@@ -55,6 +55,9 @@ def proximal_gradient_update(params: list[Tensor], grads: list[Tensor], *, lr: f
         maximize: ascend the smooth part.
         foreach: multi-tensor gradient step, per-parameter, or the device default.
 
+    Shape:
+        each gradient has its parameter's shape; the parameters keep theirs.
+
     Example:
         >>> p = torch.tensor([1.0, 0.05])
         >>> proximal_gradient_update([p], [torch.zeros(2)], lr=1.0, prox=soft_threshold,

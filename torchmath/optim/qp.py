@@ -119,6 +119,11 @@ class QPLayer(nn.Module):
     Shape:
         as :func:`solve_qp`; returns ``(*batch, n)``.
 
+    Raises:
+        ValueError: ``max_iter`` is not a positive integer.
+        RuntimeError: (in ``forward``, with ``check_status``) an element not solved to
+            optimality.
+
     Example:
         >>> layer = QPLayer()
         >>> Q = torch.eye(2, dtype=torch.float64)
