@@ -55,7 +55,8 @@ def test_bench_extra_has_no_source_only_peer_and_has_proxsuite():
     assert "proxsuite" in bench
 
 
-DOCS_COMMAND = 'pip install -e ".[docs]" && sphinx-build -W --keep-going -b html docs docs/_build/html'
+DOCS_COMMAND = ('pip install -e ".[docs]" && '
+                'sphinx-build -W --keep-going -b html docs docs/_build/html')
 
 
 def test_readme_docs_command_is_the_one_ci_runs_verbatim_before_the_tests():
