@@ -115,8 +115,10 @@ def _constant_doc(app, what, name, obj, options, lines):
 
     from sphinx.pycode import ModuleAnalyzer
 
-    type_doc = (type(obj).__doc__ or "").strip()
-    if what != "data" or not type_doc or "\n".join(lines).strip()[:40] != type_doc[:40]:
+    if what != "data":
+        return
+    type_doc = type(obj).__doc__
+    if not isinstance(type_doc, str) or "\n".join(lines).strip()[:40] != type_doc.strip()[:40]:
         return
     package, _, attr = name.rpartition(".")
     pkg = importlib.import_module(package)
