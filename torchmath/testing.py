@@ -176,8 +176,19 @@ def check_estimator(estimator: Estimator, data: tuple[Tensor, ...], *,
     ``max_iter=1`` warns :class:`torchmath.ConvergenceWarning` and records ``n_iter`` and
     ``converged``.
 
+    Shape:
+        ``X``: ``(n, d)`` (float64, ``n >= 30``); ``y``: ``(n,)`` targets or labels, or
+        ``(n, k)`` targets.
+
     Raises:
         AssertionError: naming the rule that failed.
+
+    Example:
+        >>> import torch
+        >>> from torchmath.linalg import LinearRegression
+        >>> g = torch.Generator().manual_seed(0)
+        >>> X = torch.randn(40, 3, generator=g, dtype=torch.float64)
+        >>> check_estimator(LinearRegression(), (X, X.sum(1)))  # returns None when it holds
     """
     name = type(estimator).__name__
     kind = _kind(data)
@@ -331,6 +342,17 @@ def check_estimator_distributed(estimator: Estimator, data: tuple[Tensor, ...], 
     on rank 0 and an empty shard (0-row tensors) on rank 1, (c) the whole data on rank 0
     and no batches at all on rank 1; every fit must equal the one-process fit of all of
     ``data`` (``sync=False``) on every rank.
+
+    Args:
+        estimator: an unfitted torchmath estimator (its settings are copied).
+        data: the whole dataset, the same on every rank, as for :func:`check_estimator`.
+        rtol, atol: tolerances of "the same model".
+
+    Shape:
+        as :func:`check_estimator`.
+
+    Raises:
+        ValueError: no process group is initialized (from ``torch.distributed``).
 
     Returns:
         the failures found, as messages (empty when the contract holds).

@@ -297,8 +297,8 @@ class ElasticNet(Estimator):
     Attributes:
         coef: ``(d,)`` or ``(A, d)`` buffer. intercept: ``()`` or ``(A,)`` buffer.
         n_iter, converged: iterations used and whether the KKT conditions were certified
-        (buffers, per alpha); a fit that stops at ``max_iter`` warns with
-        :class:`torchmath.ConvergenceWarning`.
+            (buffers, per alpha); a fit that stops at ``max_iter`` warns with
+            :class:`torchmath.ConvergenceWarning`.
 
     Shape:
         ``fit``: ``X`` ``(n, d)``, ``y`` ``(n,)``. ``predict(X)``: ``(...)`` for ``X``
