@@ -123,3 +123,24 @@ def test_autosummary_generates_a_page_per_name_with_the_class_template():
         for block in re.findall(r"\.\. autosummary::\n((?:[ \t]+:.*\n)+)",
                                 page(module).read_text()):
             assert ":toctree: generated" in block, page(module).name
+
+
+BUILT = ROOT / "docs" / "_build" / "html" / "api"
+
+
+@pytest.mark.skipif(not (BUILT / "generated").is_dir(),
+                    reason="the docs are not built here (CI builds them before the tests)")
+def test_the_built_api_pages_document_every_public_name():
+    """In CI the docs command runs before pytest: every public name has its rendered page
+    with the object's anchor, and every re-export is named on its module's page."""
+    missing = []
+    for module in public_modules():
+        for name in public_names(module):
+            home = home_module(module, name)
+            if home == module:
+                html = BUILT / "generated" / f"{module}.{name}.html"
+                if not html.exists() or f'id="{module}.{name}"' not in html.read_text():
+                    missing.append(f"{module}.{name}")
+            elif f"{module}.{name}" not in (BUILT / f"{page(module).stem}.html").read_text():
+                missing.append(f"{module}.{name} (re-export)")
+    assert not missing, "rebuild the docs; not in the built API pages: " + ", ".join(missing)
