@@ -6,8 +6,9 @@ The public names are the ``__all__`` of ``torchmath`` and of every public submod
 pages (``docs/api/<module>.rst``) list them in ``autosummary`` blocks, from which Sphinx
 generates one page per name; CI's ``sphinx-build -W`` then fails on any name that does
 not import or whose docstring does not render. A full build takes longer than a unit
-test should (about a minute on 2 cores), so this test checks the lists the build reads:
-a new public name that is not in them fails here, with the line to add.
+test should (about a minute on 2 cores), so these tests check the lists the build reads
+(a new public name that is not in them fails here, with the line to add) and, where the
+docs have been built (CI runs the docs command before pytest), the rendered pages.
 """
 
 from __future__ import annotations
