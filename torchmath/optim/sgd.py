@@ -13,19 +13,23 @@ from torch import Tensor
 
 from torchmath.optim._common import (
     KernelOptimizer,
+    check_fused_foreach,
     check_lr,
     check_nonneg,
+    check_update_args,
     effective_grads,
     group_by_device_dtype,
     resolve_foreach,
+    run_fused,
 )
 
 __all__ = ["GradientDescent", "Momentum", "gradient_descent_update", "momentum_update"]
 
 
-def gradient_descent_update(params: list[Tensor], grads: list[Tensor], *, lr: float,
-                            weight_decay: float = 0.0, maximize: bool = False,
-                            foreach: bool | None = None) -> None:
+def gradient_descent_update(params: list[Tensor], grads: list[Tensor], *,
+                            lr: float | Tensor, weight_decay: float | Tensor = 0.0,
+                            maximize: bool = False, foreach: bool | None = None,
+                            fused: bool | None = None) -> None:
     r"""One gradient-descent step on a list of parameters, in place.
 
     .. math::
@@ -34,15 +38,20 @@ def gradient_descent_update(params: list[Tensor], grads: list[Tensor], *, lr: fl
 
     Args:
         params: parameters, updated in place.
-        grads: their gradients (left unchanged).
-        lr: step size :math:`\gamma`.
-        weight_decay: L2 coefficient :math:`\lambda`.
+        grads: their gradients (left unchanged; sparse gradients take the per-parameter
+            path).
+        lr: step size :math:`\gamma` (float or 1-element Tensor).
+        weight_decay: L2 coefficient :math:`\lambda` (float or 1-element Tensor).
         maximize: ascend instead of descend (:math:`g = -\nabla f`).
         foreach: multi-tensor path (``True``), per-parameter path (``False``), or the
             device default (``None``: multi-tensor on CUDA, per-parameter on CPU).
+        fused: torch's fused SGD kernel, fed contiguous tensors only.
 
     Shape:
-        ``params[i]`` and ``grads[i]`` share a shape.
+        ``grads[i]`` has the shape, dtype and device of ``params[i]``.
+
+    Raises:
+        ValueError: a gradient whose shape, dtype or device differs from its parameter's.
 
     Example:
         >>> p = torch.tensor([1.0, 2.0])
@@ -52,21 +61,17 @@ def gradient_descent_update(params: list[Tensor], grads: list[Tensor], *, lr: fl
 
     Source: Cauchy (1847); Nesterov, *Lectures on Convex Optimization* (2018), sec. 2.1.5.
     """
-    foreach = resolve_foreach(foreach, params)
-    grads = effective_grads(params, grads, weight_decay=weight_decay, maximize=maximize,
-                            foreach=foreach)
-    if foreach:
-        for ps, gs in group_by_device_dtype(params, grads):
-            torch._foreach_add_(ps, gs, alpha=-lr)
-        return
-    for p, g in zip(params, grads, strict=True):
-        p.add_(g, alpha=-lr)
+    check_update_args("gradient_descent_update", params, grads, {}, allow_sparse=True)
+    _sgd("gradient_descent_update", list(params), list(grads), [None] * len(params), lr=lr,
+         momentum=0.0, dampening=0.0, nesterov=False, weight_decay=weight_decay,
+         maximize=maximize, foreach=foreach, fused=fused)
 
 
 def momentum_update(params: list[Tensor], grads: list[Tensor],
-                    momentum_buffers: list[Tensor | None], *, lr: float, momentum: float,
-                    dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
-                    maximize: bool = False, foreach: bool | None = None) -> None:
+                    momentum_buffers: list[Tensor | None], *, lr: float | Tensor,
+                    momentum: float, dampening: float = 0.0, nesterov: bool = False,
+                    weight_decay: float | Tensor = 0.0, maximize: bool = False,
+                    foreach: bool | None = None, fused: bool | None = None) -> None:
     r"""One heavy-ball or Nesterov momentum step, in place (``torch.optim.SGD``'s form).
 
     .. math::
@@ -79,13 +84,22 @@ def momentum_update(params: list[Tensor], grads: list[Tensor],
         grads: their gradients (left unchanged).
         momentum_buffers: the buffers :math:`b`; ``None`` entries (first step) are
             replaced in the list by new buffers.
-        lr: step size :math:`\gamma`.
-        momentum: :math:`\mu`.
+        lr: step size :math:`\gamma` (float or 1-element Tensor).
+        momentum: :math:`\mu` (``0``: plain gradient descent, no buffers).
         dampening: :math:`\tau`.
         nesterov: Nesterov's look-ahead form.
         weight_decay: L2 coefficient added to the gradient.
         maximize: ascend instead of descend.
         foreach: multi-tensor path, per-parameter path, or the device default (``None``).
+        fused: torch's fused SGD kernel, fed contiguous tensors only.
+
+    Shape:
+        ``grads[i]`` and ``momentum_buffers[i]`` (when not ``None``) have the shape,
+        dtype and device of ``params[i]``.
+
+    Raises:
+        ValueError: a gradient or buffer whose shape, dtype or device differs from its
+            parameter's (the message names it, e.g. ``'momentum_buffers[0]'``).
 
     Example:
         >>> p, bufs = torch.tensor([1.0]), [None]
@@ -96,35 +110,167 @@ def momentum_update(params: list[Tensor], grads: list[Tensor],
 
     Source: Polyak (1964) heavy ball; Sutskever et al., ICML (2013) for the Nesterov form.
     """
-    foreach = resolve_foreach(foreach, params)
+    check_update_args("momentum_update", params, grads,
+                      {"momentum_buffers": momentum_buffers}, allow_sparse=True)
+    buffers = list(momentum_buffers)
+    _sgd("momentum_update", list(params), list(grads), buffers, lr=lr, momentum=momentum,
+         dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
+         maximize=maximize, foreach=foreach, fused=fused)
+    momentum_buffers[:] = buffers
+
+
+def _sgd(fn, params, grads, buffers, *, lr, momentum, dampening, nesterov, weight_decay,
+         maximize, foreach, fused):
+    if not params:
+        return
+    sparse = [i for i, g in enumerate(grads) if g.is_sparse]
+    if fused:
+        if sparse:
+            raise RuntimeError(f"{fn}: `_fused_sgd` does not support sparse gradients")
+        _fused_sgd(params, grads, buffers, lr=lr, momentum=momentum, dampening=dampening,
+                   nesterov=nesterov, weight_decay=weight_decay, maximize=maximize)
+        return
+    if resolve_foreach(foreach, params):
+        dense = [i for i in range(len(params)) if i not in set(sparse)] if sparse else \
+            range(len(params))
+        sub = [[values[i] for i in dense] for values in (params, grads, buffers)]
+        _foreach_sgd(*sub, lr=lr, momentum=momentum, dampening=dampening,
+                     nesterov=nesterov, weight_decay=weight_decay, maximize=maximize)
+        for j, i in enumerate(dense):
+            buffers[i] = sub[2][j]
+        if not sparse:
+            return
+        params, grads, picked = ([params[i] for i in sparse], [grads[i] for i in sparse],
+                                 [buffers[i] for i in sparse])
+        _single_sgd(params, grads, picked, lr=lr, momentum=momentum, dampening=dampening,
+                    nesterov=nesterov, weight_decay=weight_decay, maximize=maximize)
+        for j, i in enumerate(sparse):
+            buffers[i] = picked[j]
+        return
+    _single_sgd(params, grads, buffers, lr=lr, momentum=momentum, dampening=dampening,
+                nesterov=nesterov, weight_decay=weight_decay, maximize=maximize)
+
+
+def _single_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, weight_decay,
+                maximize):
     grads = effective_grads(params, grads, weight_decay=weight_decay, maximize=maximize,
-                            foreach=foreach)
-    fresh = [i for i, b in enumerate(momentum_buffers) if b is None]
-    for i in fresh:
-        momentum_buffers[i] = torch.clone(grads[i]).detach()
-    old = [i for i in range(len(params)) if i not in set(fresh)] if fresh else \
-        list(range(len(params)))
-    if foreach:
-        if old:
-            for bs, gs in group_by_device_dtype([momentum_buffers[i] for i in old],
-                                                [grads[i] for i in old]):
+                            foreach=False)
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        if momentum != 0:
+            b = buffers[i]
+            if b is None:
+                b = buffers[i] = g.detach().clone()
+            else:
+                b.mul_(momentum).add_(g, alpha=1 - dampening)
+            g = g.add(b, alpha=momentum) if nesterov else b
+        if isinstance(lr, Tensor) and lr.requires_grad:
+            p.addcmul_(g, lr, value=-1)
+        else:
+            p.add_(g, alpha=-lr)
+
+
+def _foreach_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, weight_decay,
+                 maximize):
+    if isinstance(lr, Tensor) and lr.device.type != "cpu":
+        lr = lr.to(params[0].device) if params[0].device != lr.device else lr
+    for ps, gs, bs, idx in group_by_device_dtype(params, grads, buffers,
+                                                 list(range(len(params)))):
+        own = effective_grads(ps, gs, weight_decay=weight_decay, maximize=maximize,
+                              foreach=True)
+        own_grads, gs = own is not gs, own
+        if momentum != 0:
+            if all(b is not None for b in bs):
                 torch._foreach_mul_(bs, momentum)
                 torch._foreach_add_(bs, gs, alpha=1 - dampening)
-        for ps, gs, bs in group_by_device_dtype(params, grads, momentum_buffers):
-            steps = torch._foreach_add(gs, bs, alpha=momentum) if nesterov else bs
-            torch._foreach_add_(ps, steps, alpha=-lr)
+            else:
+                for j, g in enumerate(gs):
+                    if bs[j] is None:
+                        bs[j] = buffers[idx[j]] = g.detach().clone()
+                    else:
+                        bs[j].mul_(momentum).add_(g, alpha=1 - dampening)
+            if nesterov:
+                if own_grads:  # never in place on the user's gradients
+                    torch._foreach_add_(gs, bs, alpha=momentum)
+                else:
+                    gs = list(torch._foreach_add(gs, bs, alpha=momentum))
+            else:
+                gs = bs
+        torch._foreach_add_(ps, gs, alpha=-lr)
+
+
+def _fused_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, weight_decay,
+               maximize):
+    """torch's fused kernel on contiguous tensors (others staged, see ``run_fused``)."""
+    def call(first):
+        def kernel(ps, gs, bs):
+            torch._fused_sgd_(ps, gs, bs, weight_decay=float(weight_decay),
+                              momentum=momentum, lr=lr, dampening=dampening,
+                              nesterov=nesterov, maximize=maximize, is_first_step=first)
+        return kernel
+
+    if momentum == 0:
+        run_fused(call(False), [params, grads], written=(0,))
         return
-    for i in old:
-        momentum_buffers[i].mul_(momentum).add_(grads[i], alpha=1 - dampening)
-    for p, g, b in zip(params, grads, momentum_buffers, strict=True):
-        p.add_(g.add(b, alpha=momentum) if nesterov else b, alpha=-lr)
+    fresh = [i for i, b in enumerate(buffers) if b is None]
+    for i in fresh:
+        buffers[i] = torch.empty_like(grads[i], memory_format=torch.contiguous_format)
+    for first, idx in ((True, fresh), (False, [i for i in range(len(params))
+                                               if i not in set(fresh)])):
+        if idx:
+            run_fused(call(first), [[params[i] for i in idx], [grads[i] for i in idx],
+                                    [buffers[i] for i in idx]], written=(0, 2))
 
 
-class GradientDescent(KernelOptimizer):
+class _SGDShell(KernelOptimizer):
+    """The shared shell of :class:`GradientDescent` and :class:`Momentum`: torch's SGD
+    state (a ``momentum_buffer`` per parameter when ``momentum != 0``, no step count)."""
+
+    _setdefaults = {"nesterov": False, "dampening": 0.0, "momentum": 0.0, "fused": None,
+                    "differentiable": False}
+    _sparse_ok = True
+
+    def _init(self, params, *, lr, momentum, dampening, weight_decay, nesterov, maximize,
+              foreach, differentiable, fused):
+        name = type(self).__name__
+        check_lr(lr, name)
+        check_nonneg("momentum", momentum, name)
+        check_nonneg("weight_decay", weight_decay, name)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"{name}: Nesterov momentum requires a momentum and zero "
+                             "dampening")
+        check_fused_foreach(name, fused, foreach, differentiable)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    def _state_names(self, group):
+        return ("momentum_buffer",)
+
+    def _init_state(self, p, group, state):
+        pass  # torch.optim.SGD keeps only the momentum buffer, created on the first step
+
+    def _update(self, group, params, grads, states, steps):
+        buffers = states["momentum_buffer"]
+        foreach = group["foreach"]
+        if foreach is None and group["differentiable"]:
+            foreach = False
+        momentum = group["momentum"]
+        _sgd(type(self).__name__, params, grads, buffers, lr=group["lr"], momentum=momentum,
+             dampening=group["dampening"], nesterov=group["nesterov"],
+             weight_decay=group["weight_decay"], maximize=group["maximize"],
+             foreach=foreach, fused=group["fused"])
+        if momentum != 0:
+            for p, b in zip(params, buffers, strict=True):
+                self.state[p]["momentum_buffer"] = b
+
+
+class GradientDescent(_SGDShell):
     r"""Gradient descent, :math:`\theta_t = \theta_{t-1} - \gamma(\nabla f + \lambda\theta)`.
 
-    Equals ``torch.optim.SGD(params, lr, weight_decay=...)`` step for step. The kernel is
-    :func:`gradient_descent_update`.
+    A drop-in for ``torch.optim.SGD`` without momentum: the same keywords (less
+    ``momentum``, ``dampening``, ``nesterov``), the same meaning and errors, equal
+    trajectories. The kernel is :func:`gradient_descent_update`.
 
     .. math::
         \theta_t = \theta_{t-1} - \gamma\big(\nabla f(\theta_{t-1}) + \lambda\theta_{t-1}\big)
@@ -134,15 +280,20 @@ class GradientDescent(KernelOptimizer):
     (see :func:`torchmath.optim.step_size_bound`).
 
     Args:
-        params: iterable of parameters or of param-group dicts.
-        lr: step size :math:`\gamma \ge 0`.
-        weight_decay: L2 penalty :math:`\lambda \ge 0`.
+        params: iterable of parameters, of ``(name, parameter)`` pairs, or of param-group
+            dicts.
+        lr: step size :math:`\gamma \ge 0` (float or 1-element Tensor).
+        weight_decay: L2 penalty :math:`\lambda \ge 0` (float or 1-element Tensor).
         maximize: ascend the objective.
         foreach: multi-tensor path (``True``), per-parameter (``False``), device default
             (``None``: multi-tensor on CUDA, per-parameter on CPU, by measurement).
+        differentiable: run ``step`` with autograd recording (per-parameter path).
+        fused: torch's fused SGD kernel (contiguous tensors only; others are staged).
 
     Raises:
-        ValueError: ``lr`` or ``weight_decay`` is negative (torch's wording).
+        ValueError: ``lr`` or ``weight_decay`` is negative (torch's wording, prefixed by
+            the optimizer's name).
+        RuntimeError: ``fused`` with ``foreach`` or ``differentiable``.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([3.0]))
@@ -155,46 +306,46 @@ class GradientDescent(KernelOptimizer):
     Source: Nesterov, *Lectures on Convex Optimization* (2018), thm. 2.1.14.
     """
 
-    def __init__(self, params, lr: float = 1e-3, *, weight_decay: float = 0.0,
-                 maximize: bool = False, foreach: bool | None = None):
-        check_lr(lr)
-        check_nonneg("weight_decay", weight_decay)
-        defaults = dict(lr=lr, weight_decay=weight_decay, maximize=maximize, foreach=foreach)
-        super().__init__(params, defaults)
-
-    def _update(self, group, params, grads, states, steps):
-        torch._foreach_add_(steps, 1.0)
-        gradient_descent_update(params, grads, lr=group["lr"],
-                                weight_decay=group["weight_decay"],
-                                maximize=group["maximize"], foreach=group["foreach"])
+    def __init__(self, params, lr: float | Tensor = 1e-3, *,
+                 weight_decay: float | Tensor = 0.0, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None):
+        self._init(params, lr=lr, momentum=0.0, dampening=0.0, weight_decay=weight_decay,
+                   nesterov=False, maximize=maximize, foreach=foreach,
+                   differentiable=differentiable, fused=fused)
 
 
-class Momentum(KernelOptimizer):
+class Momentum(_SGDShell):
     r"""Gradient descent with heavy-ball or Nesterov momentum.
 
     .. math::
         b_t = \mu b_{t-1} + (1-\tau) g_t, \qquad
         \theta_t = \theta_{t-1} - \gamma\,(b_t \text{ or } g_t + \mu b_t)
 
-    Equals ``torch.optim.SGD(params, lr, momentum, dampening, nesterov=...)`` step for
-    step (the kernel is :func:`momentum_update`). On a quadratic with condition number
+    A drop-in for ``torch.optim.SGD`` with momentum: the same keywords in the same
+    order, the same meaning and errors, equal trajectories, interchangeable state dicts
+    (the kernel is :func:`momentum_update`). On a quadratic with condition number
     :math:`\kappa`, heavy ball with :math:`\gamma = 4/(\sqrt{L}+\sqrt{m})^2`,
     :math:`\mu = ((\sqrt\kappa-1)/(\sqrt\kappa+1))^2` converges at rate
     :math:`(\sqrt\kappa-1)/(\sqrt\kappa+1)` (see :func:`torchmath.optim.linear_rate`).
 
     Args:
-        params: iterable of parameters or of param-group dicts.
-        lr: step size :math:`\gamma \ge 0`.
-        momentum: :math:`\mu \ge 0` (default 0.9).
+        params: iterable of parameters, of ``(name, parameter)`` pairs, or of param-group
+            dicts.
+        lr: step size :math:`\gamma \ge 0` (float or 1-element Tensor).
+        momentum: :math:`\mu \ge 0` (default 0.9; torch's default is 0).
         dampening: :math:`\tau` (default 0).
+        weight_decay: L2 penalty :math:`\ge 0` (float or 1-element Tensor).
         nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening = 0``).
-        weight_decay: L2 penalty :math:`\ge 0`.
         maximize: ascend the objective.
         foreach: multi-tensor path, per-parameter path, or the device default (``None``).
+        differentiable: run ``step`` with autograd recording (per-parameter path).
+        fused: torch's fused SGD kernel (contiguous tensors only; others are staged).
 
     Raises:
         ValueError: negative ``lr``, ``momentum`` or ``weight_decay``; ``nesterov`` with
-            zero momentum or nonzero dampening (torch's wording).
+            zero momentum or nonzero dampening (torch's wording, prefixed by the name).
+        RuntimeError: ``fused`` with ``foreach`` or ``differentiable``.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([1.0]))
@@ -206,29 +357,11 @@ class Momentum(KernelOptimizer):
     Source: Polyak, USSR Comput. Math. (1964); Nesterov, Soviet Math. Dokl. (1983).
     """
 
-    _setdefaults = {"nesterov": False, "dampening": 0.0}
-
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.9, *,
-                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
-                 maximize: bool = False, foreach: bool | None = None):
-        check_lr(lr)
-        check_nonneg("momentum", momentum)
-        check_nonneg("weight_decay", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                        weight_decay=weight_decay, maximize=maximize, foreach=foreach)
-        super().__init__(params, defaults)
-
-    def _state_names(self, group):
-        return ("momentum_buffer",)
-
-    def _update(self, group, params, grads, states, steps):
-        torch._foreach_add_(steps, 1.0)
-        buffers = states["momentum_buffer"]
-        momentum_update(params, grads, buffers, lr=group["lr"], momentum=group["momentum"],
-                        dampening=group["dampening"], nesterov=group["nesterov"],
-                        weight_decay=group["weight_decay"], maximize=group["maximize"],
-                        foreach=group["foreach"])
-        for p, b in zip(params, buffers, strict=True):
-            self.state[p]["momentum_buffer"] = b
+    def __init__(self, params, lr: float | Tensor = 1e-3, momentum: float = 0.9,
+                 dampening: float = 0.0, weight_decay: float | Tensor = 0.0,
+                 nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None):
+        self._init(params, lr=lr, momentum=momentum, dampening=dampening,
+                   weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                   foreach=foreach, differentiable=differentiable, fused=fused)
