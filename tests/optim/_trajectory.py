@@ -86,3 +86,48 @@ def assert_resume_equals_uninterrupted(make_opt, steps: int = 40, **kwargs):
     fresh_opt.load_state_dict(saved["opt"])
     second, _, _ = trajectory(None, steps, model=fresh_model, opt=fresh_opt, **kwargs)
     assert_close(torch.cat([first, second]), full, rtol=0, atol=0)
+
+
+#: shapes of the raw two-layer MLP below: (W1, b1, W2, b2)
+MLP_SHAPES = [(8, 5), (8,), (1, 8), (1,)]
+
+
+def mlp_params() -> list[torch.Tensor]:
+    """The four float64 parameters of a 5-8-1 tanh network, fixed by a seed."""
+    gen = torch.Generator().manual_seed(3)
+    return [(torch.randn(s, generator=gen, dtype=torch.float64) * 0.5).requires_grad_()
+            for s in MLP_SHAPES]
+
+
+def mlp_trajectory(make_opt, steps: int = 25, *, params=None, opt=None):
+    """Flattened parameters after each of ``steps`` plain-loop steps (zero_grad, backward,
+    step) of a small float64 MLP regression; returns ``(trajectory, params, opt)``."""
+    X, y = make_data()
+    params = mlp_params() if params is None else params
+    opt = make_opt(params) if opt is None else opt
+    out = []
+    for _ in range(steps):
+        opt.zero_grad()
+        W1, b1, W2, b2 = params
+        hidden = torch.addmm(b1, X, W1.t()).tanh()
+        torch.nn.functional.mse_loss(torch.addmm(b2, hidden, W2.t()), y).backward()
+        opt.step()
+        out.append(torch.cat([p.detach().reshape(-1) for p in params]))
+    return torch.stack(out), params, opt
+
+
+def mlp_resume_equals_uninterrupted(make_opt, steps: int = 12) -> None:
+    """Save after ``steps`` steps through torch.save / torch.load(weights_only=True), load
+    into fresh parameters and a fresh optimizer, continue: bit for bit the uninterrupted
+    run."""
+    full, _, _ = mlp_trajectory(make_opt, 2 * steps)
+    first, params, opt = mlp_trajectory(make_opt, steps)
+    buffer = io.BytesIO()
+    torch.save({"params": [p.detach() for p in params], "opt": opt.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    fresh = [p.detach().clone().requires_grad_() for p in saved["params"]]
+    fresh_opt = make_opt(fresh)
+    fresh_opt.load_state_dict(saved["opt"])
+    second, _, _ = mlp_trajectory(None, steps, params=fresh, opt=fresh_opt)
+    assert torch.equal(torch.cat([first, second]), full)

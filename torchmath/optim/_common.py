@@ -108,16 +108,18 @@ def check_fused_param(opt: str, p: Tensor) -> None:
             f"supported devices: {list(_FUSED_DEVICES)} but {p.dtype} and {p.device.type}")
 
 
-def capturable_devices() -> list[str]:
+def capturable_devices(supports_xla: bool = True) -> list[str]:
     """Devices on which ``capturable=True`` is honoured (torch's list)."""
-    return ["cuda", "xpu", "hpu", torch._C._get_privateuse1_backend_name(), "xla"]
+    devices = ["cuda", "xpu", "hpu", torch._C._get_privateuse1_backend_name()]
+    return devices + ["xla"] if supports_xla else devices
 
 
-def check_capturable(fn: str, params: Sequence[Tensor], steps: Sequence[Tensor]) -> None:
+def check_capturable(fn: str, params: Sequence[Tensor], steps: Sequence[Tensor], *,
+                     supports_xla: bool = True) -> None:
     """torch's error (an ``AssertionError``) for ``capturable=True`` off its devices."""
     if torch.compiler.is_compiling():
         return
-    supported = capturable_devices()
+    supported = capturable_devices(supports_xla)
     for p, t in zip(params, steps, strict=True):
         if not (p.device.type == t.device.type and p.device.type in supported):
             raise AssertionError(f"{fn}: If capturable=True, params and state_steps must be "

@@ -59,7 +59,8 @@ def adam_update(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor
     With both ``None`` the path is chosen by measurement: fused on CPU (2-4x faster than
     either other path), multi-tensor on accelerators, the per-parameter loop for
     ``differentiable`` (the only path autograd can record) and for a Tensor ``lr``
-    without ``capturable`` off the CPU.
+    without ``capturable`` (as torch), and for Tensor ``lr`` or betas (whose float32
+    rounding then follows torch's default path).
 
     Args:
         params: parameters, updated in place.
@@ -111,7 +112,8 @@ def adam_update(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor
     if fused is None and foreach is None and not differentiable:
         if capturable:
             foreach = default_foreach(params)
-        elif default_fused(params):
+        elif default_fused(params) and not any(isinstance(x, Tensor)
+                                               for x in (lr, beta1, beta2)):
             fused = True
         else:
             foreach = default_foreach(params) and not isinstance(lr, Tensor)
@@ -190,7 +192,7 @@ def _foreach_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, bet
                 raise ValueError(f"{_FN}: {name} as a Tensor is not supported for "
                                  "capturable=False and foreach=True")
     else:
-        check_capturable(_FN, params, steps)
+        check_capturable(_FN, params, steps, supports_xla=False)
     maxes = maxes if amsgrad else [None] * len(params)
     for ps, gs, ms, vs, mx, ts in group_by_device_dtype(params, grads, exp_avgs, exp_avg_sqs,
                                                         maxes, steps):

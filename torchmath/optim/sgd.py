@@ -202,8 +202,8 @@ def _fused_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, wei
                maximize):
     """torch's fused kernel on contiguous tensors (others staged, see ``run_fused``)."""
     def call(first):
-        def kernel(ps, gs, bs):
-            torch._fused_sgd_(ps, gs, bs, weight_decay=float(weight_decay),
+        def kernel(ps, gs, bs=()):
+            torch._fused_sgd_(ps, gs, list(bs), weight_decay=float(weight_decay),
                               momentum=momentum, lr=lr, dampening=dampening,
                               nesterov=nesterov, maximize=maximize, is_first_step=first)
         return kernel
