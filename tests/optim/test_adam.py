@@ -62,7 +62,7 @@ def test_default_path_is_fused_on_cpu_and_leaves_grads():
     ref.grad = g.clone()
     torch.optim.Adam([ref], lr=0.1, maximize=True, weight_decay=0.1, foreach=False).step()
     assert_close(a.detach(), ref.detach(), rtol=0, atol=1e-15)
-    with pytest.raises(ValueError, match="'fused'"):
+    with pytest.raises(RuntimeError, match="^Adam: `fused` and `foreach` cannot be"):
         Adam([a], fused=True, foreach=True)
 
 
@@ -87,9 +87,9 @@ def test_params_without_grad_are_skipped():
 
 def test_bad_hyperparameters():
     p = [torch.zeros(2, requires_grad=True)]
-    with pytest.raises(ValueError, match="Invalid learning rate: -0.001"):
+    with pytest.raises(ValueError, match="^Adam: Invalid learning rate: -0.001"):
         Adam(p, lr=-1e-3)
-    with pytest.raises(ValueError, match="Invalid beta parameter at index 0: 1.0"):
+    with pytest.raises(ValueError, match="^Adam: Invalid beta parameter at index 0: 1.0"):
         Adam(p, betas=(1.0, 0.999))
     with pytest.raises(ValueError, match="Invalid beta parameter at index 1: -0.1"):
         Adam(p, betas=(0.9, -0.1))
@@ -97,11 +97,32 @@ def test_bad_hyperparameters():
         Adam(p, eps=-1.0)
     with pytest.raises(ValueError, match="Invalid weight_decay value"):
         Adam(p, weight_decay=-1.0)
+    # Tensor hyperparameters get torch's Tensor messages, not a float's
+    with pytest.raises(ValueError, match="^Adam: Tensor lr must be 1-element"):
+        Adam(p, lr=torch.tensor([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"^Adam: Invalid learning rate: -0.1"):
+        Adam(p, lr=torch.tensor(-0.1))
+    with pytest.raises(ValueError, match="^Adam: lr as a Tensor is not supported for "
+                                         "capturable=False and foreach=True"):
+        Adam(p, lr=torch.tensor(0.1), foreach=True)
+    with pytest.raises(ValueError, match=r"^Adam: betas\[0\] as a Tensor is not supported"):
+        Adam(p, betas=(torch.tensor(0.9), torch.tensor(0.99)), foreach=True)
+    with pytest.raises(ValueError, match="^Adam: betas must be either both floats or both"):
+        Adam(p, betas=(torch.tensor(0.9), 0.99))
+    with pytest.raises(ValueError, match=r"^Adam: Invalid beta parameter at index 1: 1.5"):
+        Adam(p, betas=(torch.tensor(0.9), torch.tensor(1.5)))
+    with pytest.raises(RuntimeError, match="^Adam: `fused` does not support `differentiable`"):
+        Adam(p, fused=True, differentiable=True)
+    with pytest.raises(RuntimeError, match="^Adam: `fused=True` requires all the params"):
+        q = torch.zeros(2, dtype=torch.complex64, requires_grad=True)
+        q.grad = torch.ones(2, dtype=torch.complex64)
+        Adam([q], fused=True).step()
 
 
 def test_sparse_gradients_are_refused():
     emb = torch.nn.Embedding(5, 2, sparse=True)
     opt = Adam(emb.parameters())
     emb(torch.tensor([1])).sum().backward()
-    with pytest.raises(RuntimeError, match="sparse"):
+    with pytest.raises(RuntimeError, match="^Adam does not support sparse gradients, please "
+                                           "consider SparseAdam instead"):
         opt.step()

@@ -88,5 +88,19 @@ def test_bad_hyperparameters():
                        (lambda: RMSProp(p, alpha=-0.1), "alpha"),
                        (lambda: RMSProp(p, momentum=-0.1), "momentum"),
                        (lambda: RMSProp(p, weight_decay=-0.1), "weight_decay")]:
-        with pytest.raises(ValueError, match=f"Invalid {word}"):
+        with pytest.raises(ValueError, match=f"^(AdaGrad|RMSProp): Invalid {word}"):
             make()
+    with pytest.raises(ValueError, match="^RMSProp: Tensor lr must be 1-element"):
+        RMSProp(p, lr=torch.ones(3))
+    with pytest.raises(RuntimeError, match="^AdaGrad: `fused` does not support"):
+        AdaGrad(p, fused=True, differentiable=True)
+
+
+def test_adagrad_tensor_lr_on_every_path():
+    """The issue's crash: AdaGrad(foreach=True) with a Tensor lr (foreach is CUDA's
+    default) now steps, equal to torch's."""
+    for path in ({"foreach": True}, {"foreach": False}, {"fused": True}, {}):
+        assert_same_trajectory(
+            lambda m, path=path: AdaGrad(m.parameters(), lr=torch.tensor(0.05), **path),
+            lambda m, path=path: torch.optim.Adagrad(m.parameters(), lr=torch.tensor(0.05),
+                                                     **path), steps=25)

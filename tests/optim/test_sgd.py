@@ -84,13 +84,19 @@ def test_mixed_devices_dtypes_foreach_groups():
 
 def test_bad_hyperparameters():
     p = [torch.zeros(2, requires_grad=True)]
-    with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
+    with pytest.raises(ValueError, match="^GradientDescent: Invalid learning rate: -0.1"):
         GradientDescent(p, lr=-0.1)
+    with pytest.raises(ValueError, match="^Momentum: Tensor lr must be 1-element"):
+        Momentum(p, lr=torch.ones(2))
+    with pytest.raises(ValueError, match="^Momentum: Invalid weight_decay value: -1.0"):
+        Momentum(p, lr=0.1, weight_decay=torch.tensor(-1.0))
+    with pytest.raises(RuntimeError, match="^GradientDescent: `fused` and `foreach`"):
+        GradientDescent(p, lr=0.1, fused=True, foreach=True)
     with pytest.raises(ValueError, match="Invalid weight_decay value"):
         GradientDescent(p, lr=0.1, weight_decay=-1)
     with pytest.raises(ValueError, match="Invalid momentum value"):
         Momentum(p, lr=0.1, momentum=-0.5)
-    with pytest.raises(ValueError, match="Nesterov"):
+    with pytest.raises(ValueError, match="^Momentum: Nesterov momentum requires"):
         Momentum(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
 
 

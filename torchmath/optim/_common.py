@@ -165,7 +165,7 @@ def check_update_args(fn: str, params: Sequence[Tensor], grads: Sequence[Tensor]
             if t.dtype != dtype or t.device != device:
                 raise fail(fn, f"{name}[{i}]", f"dtype {dtype} on {device} (that of "
                            f"params[{i}])", f"{t.dtype} on {t.device}")
-            if t.is_sparse and not (allow_sparse and name == "grads"):
+            if t.is_sparse and not allow_sparse:
                 raise fail(fn, f"{name}[{i}]", "to be a dense (strided) tensor",
                            "a sparse tensor")
 

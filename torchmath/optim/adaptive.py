@@ -114,9 +114,11 @@ def _single_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_decay, e
         if g.is_sparse:  # only the rows present in the gradient change
             g = g.coalesce()
             indices, values = g._indices(), g._values()
-            s.add_(torch.sparse_coo_tensor(indices, values.pow(2), g.size()))
+            s.add_(torch.sparse_coo_tensor(indices, values.pow(2), g.size(),
+                                           check_invariants=False))
             std = s.sparse_mask(g)._values().sqrt_().add_(eps)
-            p.add_(torch.sparse_coo_tensor(indices, values / std, g.size()), alpha=-clr)
+            p.add_(torch.sparse_coo_tensor(indices, values / std, g.size(),
+                                           check_invariants=False), alpha=-clr)
             continue
         if torch.is_complex(p):
             p, g, s = (torch.view_as_real(x) for x in (p, g, s))

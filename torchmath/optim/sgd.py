@@ -252,10 +252,12 @@ class _SGDShell(KernelOptimizer):
 
     def _update(self, group, params, grads, states, steps):
         buffers = states["momentum_buffer"]
+        momentum = group["momentum"]
+        check_update_args("momentum_update" if momentum else "gradient_descent_update",
+                          params, grads, {"momentum_buffers": buffers}, allow_sparse=True)
         foreach = group["foreach"]
         if foreach is None and group["differentiable"]:
             foreach = False
-        momentum = group["momentum"]
         _sgd(type(self).__name__, params, grads, buffers, lr=group["lr"], momentum=momentum,
              dampening=group["dampening"], nesterov=group["nesterov"],
              weight_decay=group["weight_decay"], maximize=group["maximize"],
