@@ -8,6 +8,7 @@ import functools
 import pytest
 import torch
 from scipy.optimize import nnls
+from sklearn.datasets import load_diabetes
 from sklearn.linear_model import ElasticNet, Lasso
 
 from tests.helpers import assert_close
@@ -45,8 +46,8 @@ def _fit(X, y, lr, steps, **kw):
 
     for _ in range(steps):
         opt.step(closure)
-        losses.append(w.detach().clone())
-    return w.detach(), losses
+        losses.append(opt.iterate(w))
+    return opt.iterate(w), losses
 
 
 @pytest.mark.parametrize("accelerated", [False, True])
@@ -135,7 +136,8 @@ def test_projected_gradient_nonneg_least_squares_matches_scipy_nnls():
     for _ in range(500):
         opt.step(closure)
     ref, _ = nnls(X.numpy(), y.numpy())
-    assert_close(w.detach(), ref, rtol=1e-6, atol=1e-8)
+    assert_close(opt.iterate(w), ref, rtol=1e-6, atol=1e-8)
+    assert (opt.iterate(w) >= 0).all()
 
 
 def test_projected_gradient_on_the_simplex():
@@ -171,5 +173,79 @@ def test_errors():
         ProximalGradient(p, lr=0.1, prox="elastic_net", l1_ratio=2.0)
     with pytest.raises(TypeError, match="'projection'"):
         ProjectedGradient(p, lr=0.1, projection=None)
-    with pytest.raises(RuntimeError, match="closure"):
-        ProximalGradient(p, lr=0.1, accelerated=True).step()
+
+
+def _diabetes_lasso(alpha, steps, closure_step):
+    """FISTA on scikit-learn's diabetes data (standardized features, raw target), with an
+    unpenalized intercept in its own param group: exactly Lasso's objective
+    (1/(2n))||y - Xw - b||^2 + alpha ||w||_1."""
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    n = len(y)
+    design = torch.cat([Xt, torch.ones(n, 1, dtype=torch.float64)], 1)
+    L = float(torch.linalg.eigvalsh(design.T @ design / n)[-1])  # smoothness constant
+    w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = ProximalGradient([{"params": [w], "alpha": alpha}, {"params": [b], "alpha": 0.0}],
+                           lr=1 / L, prox="l1", accelerated=True)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * ((yt - Xt @ w - b) ** 2).mean()
+        loss.backward()
+        return loss
+
+    points = []
+    for _ in range(steps):
+        if closure_step:
+            opt.step(closure)
+        else:  # the ordinary training loop
+            closure()
+            opt.step()
+        points.append(torch.cat([w.detach(), b.detach()]))
+    return opt, w, b, X, y, torch.stack(points)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0])
+def test_fista_plain_loop_equals_sklearn_lasso_on_diabetes(alpha):
+    opt, w, b, X, y, _ = _diabetes_lasso(alpha, 1500, closure_step=False)
+    ref = Lasso(alpha=alpha, tol=1e-14, max_iter=1_000_000).fit(X, y)
+    coef = opt.iterate(w)
+    assert (ref.coef_ == 0).sum() >= 2
+    assert torch.equal(coef == 0, torch.from_numpy(ref.coef_ == 0))  # exactly its zeros
+    nonzero = torch.from_numpy(ref.coef_ != 0)
+    assert_close(coef[nonzero], ref.coef_[ref.coef_ != 0], rtol=1e-6, atol=0)
+    assert_close(opt.iterate(b), [ref.intercept_], rtol=1e-6, atol=0)
+
+
+def test_fista_parameters_hold_the_extrapolated_point_and_closure_agrees():
+    """The plain loop and the closure form run the same iterations; the parameters hold
+    y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1}), the iterate x_k is opt.iterate(p)."""
+    opt, w, b, *_, plain = _diabetes_lasso(0.5, 30, closure_step=False)
+    opt2, *_, closure = _diabetes_lasso(0.5, 30, closure_step=True)
+    assert torch.equal(plain, closure)
+    x_prev = torch.cat([opt.iterate(w), opt.iterate(b)])
+    t = opt.state[w]["t"]
+    opt.zero_grad()
+    X, y = load_diabetes(return_X_y=True)
+    # one more step by hand: x = prox(y - lr grad(y)), then the extrapolation
+    Xt = torch.from_numpy((X - X.mean(0)) / X.std(0))
+    (0.5 * ((torch.from_numpy(y) - Xt @ w - b) ** 2).mean()).backward()
+    lr = opt.param_groups[0]["lr"]
+    x_w = soft_threshold(w.detach() - lr * w.grad, lr * 0.5)
+    x_b = b.detach() - lr * b.grad
+    opt.step()
+    x = torch.cat([x_w, x_b])
+    t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
+    assert_close(torch.cat([opt.iterate(w), opt.iterate(b)]), x, rtol=0, atol=1e-12)
+    assert_close(torch.cat([w.detach(), b.detach()]), x + (t - 1) / t_next * (x - x_prev),
+                 rtol=0, atol=1e-12)
+
+
+def test_ista_iterate_is_the_parameter():
+    w = torch.nn.Parameter(torch.tensor([1.0, 0.05], dtype=torch.float64))
+    opt = ProximalGradient([w], lr=0.5, prox="l1", alpha=0.2)
+    w.grad = torch.zeros(2, dtype=torch.float64)
+    opt.step()
+    assert torch.equal(opt.iterate(w), w.detach())

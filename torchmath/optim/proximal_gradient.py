@@ -84,11 +84,13 @@ class ProximalGradient(KernelOptimizer):
         \quad s_{t+1} = \frac{1 + \sqrt{1 + 4 s_t^2}}{2}
 
     ISTA takes :math:`y_t = \theta_{t-1}` and converges as :math:`O(1/t)` with
-    ``lr`` :math:`\le 1/L`; FISTA (``accelerated=True``) as :math:`O(1/t^2)`. The
-    parameters always hold the proximal iterate :math:`\theta_t`, so the L1 and
-    elastic-net proxes leave exact zeros in them. FISTA evaluates the gradient at the
-    extrapolated point :math:`y_t`, so its ``step`` needs a closure (which zeroes the
-    gradients, computes the smooth loss and calls ``backward``), as ``torch.optim.LBFGS``.
+    ``lr`` :math:`\le 1/L`; FISTA (``accelerated=True``) as :math:`O(1/t^2)`. Both run
+    in the ordinary loop (``opt.zero_grad(); loss.backward(); opt.step()``) or with
+    ``opt.step(closure)``. For ISTA the parameters hold the proximal iterate
+    :math:`\theta_t`, so the L1 and elastic-net proxes leave exact zeros in them. For
+    FISTA the parameters hold the extrapolated point :math:`y_{t+1}`, where the next
+    gradient must be taken; the iterate :math:`\theta_t` (with the guarantee and the exact
+    zeros) is :meth:`iterate` ``(p)`` (also ``opt.state[p]["iterate"]``).
 
     Args:
         params: iterable of parameters or of param-group dicts (e.g. one group with an
@@ -102,7 +104,8 @@ class ProximalGradient(KernelOptimizer):
             always are.)
         alpha: weight :math:`\alpha \ge 0` of the nonsmooth term.
         l1_ratio: the elastic-net mixing in [0, 1] (only for ``prox="elastic_net"``).
-        accelerated: FISTA instead of ISTA.
+        accelerated: FISTA instead of ISTA (parameters then hold the extrapolated point;
+            read the iterate with :meth:`iterate`).
         weight_decay: an L2 term added to the smooth gradient.
         maximize: ascend the smooth part (the prox still shrinks).
         foreach: multi-tensor path, per-parameter path, or the device default (``None``).
@@ -110,7 +113,6 @@ class ProximalGradient(KernelOptimizer):
     Raises:
         ValueError: negative ``lr``/``alpha``/``weight_decay``, an unknown ``prox`` name,
             or ``l1_ratio`` outside [0, 1].
-        RuntimeError: ``step()`` without a closure when ``accelerated``.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([2.0, 0.05]))
@@ -158,69 +160,42 @@ class ProximalGradient(KernelOptimizer):
     def _init_state(self, p, group, state):
         state["step"] = new_step()
         if group["accelerated"]:
-            state["prev"] = p.detach().clone(memory_format=torch.preserve_format)
+            state["iterate"] = p.detach().clone(memory_format=torch.preserve_format)
             state["t"] = 1.0
-            state["t_prev"] = 1.0
 
     def _update(self, group, params, grads, states, steps):
         torch._foreach_add_(steps, 1.0)
         prox = self._resolve_prox(group["prox"], group["l1_ratio"])
+        # the gradient was taken at the point the parameters hold (y_k for FISTA)
         proximal_gradient_update(params, grads, lr=group["lr"], prox=prox,
                                  alpha=group["alpha"], weight_decay=group["weight_decay"],
                                  maximize=group["maximize"], foreach=group["foreach"])
+        if not group["accelerated"]:
+            return
+        for p in params:  # p holds x_k; move it to y_{k+1}
+            state = self.state[p]
+            if "iterate" not in state:  # a state from before FISTA kept its iterate
+                state["iterate"], state["t"] = p.detach().clone(), 1.0
+            t = state["t"]
+            t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+            current = p.detach().clone(memory_format=torch.preserve_format)
+            coef = (t - 1) / t_next
+            if coef != 0:
+                p.add_(current - state["iterate"], alpha=coef)
+            state["iterate"], state["t"] = current, t_next
 
-    def _extrapolate(self) -> list[tuple[Tensor, Tensor]]:
-        """Move accelerated parameters to :math:`y_t`; return ``(param, theta_{t-1})``."""
-        moved = []
-        for group in self.param_groups:
-            if not group["accelerated"]:
-                continue
-            for p in group["params"]:
-                state = self.state[p]
-                if len(state) == 0:
-                    self._init_state(p, group, state)
-                current = p.detach().clone(memory_format=torch.preserve_format)
-                coef = (state["t_prev"] - 1) / state["t"]
-                if coef != 0:
-                    p.add_(current - state["prev"], alpha=coef)
-                state["prev"] = current
-                moved.append((p, current))
-        return moved
+    def iterate(self, p: Tensor) -> Tensor:
+        """The current iterate :math:`\theta_k` of parameter ``p``.
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Tensor] | None = None):
-        """Perform one (accelerated) proximal-gradient step.
-
-        Args:
-            closure: re-evaluates the smooth loss with its gradients and returns it;
-                required when any group is ``accelerated``.
-
-        Returns:
-            The closure's loss (at the extrapolated point for FISTA), or ``None``.
+        For FISTA (``accelerated=True``) the parameter itself holds the extrapolated point
+        :math:`y_{k+1}` where the next gradient is taken, and :math:`\theta_k` (the point
+        with the convergence guarantee, and the exact zeros of the L1 prox) is kept here;
+        for ISTA it is the parameter. Returns a detached tensor (a copy for ISTA).
         """
-        accelerated = any(g["accelerated"] for g in self.param_groups)
-        if accelerated and closure is None:
-            raise RuntimeError(f"{type(self).__name__} with accelerated=True evaluates the "
-                               "gradient at an extrapolated point and needs a closure: "
-                               "opt.step(closure)")
-        moved = self._extrapolate() if accelerated else []
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for p, current in moved:
-            if p.grad is None:  # no gradient this step: stay at theta_{t-1}
-                p.copy_(current)
-        for group in self.param_groups:
-            params, grads, states, steps = self._collect(group)
-            if params:
-                self._update(group, params, grads, states, steps)
-            if group["accelerated"]:
-                for p in params:
-                    state = self.state[p]
-                    t = state["t"]
-                    state["t_prev"], state["t"] = t, (1 + math.sqrt(1 + 4 * t * t)) / 2
-        return loss
+        state = self.state.get(p, {})
+        if "iterate" in state:
+            return state["iterate"].clone()
+        return p.detach().clone()
 
 
 class ProjectedGradient(ProximalGradient):
@@ -239,7 +214,8 @@ class ProjectedGradient(ProximalGradient):
         lr: step size :math:`\gamma \ge 0`.
         projection: a callable ``projection(x) -> x`` such as
             ``functools.partial(project_l2_ball, radius=2.0)``.
-        accelerated: Nesterov/FISTA acceleration (needs a closure in ``step``).
+        accelerated: Nesterov/FISTA acceleration (the parameters then hold the
+            extrapolated point, which may lie outside the set; :meth:`iterate` is feasible).
         weight_decay: an L2 term added to the gradient.
         maximize: ascend the objective.
         foreach: multi-tensor path, per-parameter path, or the device default (``None``).
