@@ -326,3 +326,24 @@ def test_functional_kernels_on_strided_views(kernel):
                 assert_close(a, b, rtol=0, atol=1e-14, msg=f"{kernel} {path} {key}")
         assert all(torch.equal(big[:, ::2], torch.zeros(3, 4, dtype=torch.float64))
                    for big in storage)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_per_parameter_path_in_pieces_is_torchs_arithmetic(monkeypatch, name):
+    """The per-parameter paths run each tensor in cache-sized pieces; with pieces of 5
+    elements (and ragged ends) the result is bit for bit torch's for-loop."""
+    import torchmath.optim._common as common
+
+    monkeypatch.setattr(common, "CHUNK", 5)
+    ours, theirs, kw, _ = OPTIMIZERS[name]
+    variants = [{}, {"maximize": True}]
+    for extra in variants:
+        shapes = [(7, 3), (4,), (11,)]
+        gen = torch.Generator().manual_seed(7)
+        start = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+        grads = _grads(shapes, steps=4)
+        built = [[torch.nn.Parameter(s.clone()) for s in start] for _ in range(2)]
+        _run(lambda ps: ours(ps, **kw, **extra, foreach=False), built[0], grads)
+        _run(lambda ps: theirs(ps, **kw, **extra, foreach=False), built[1], grads)
+        for p, q in zip(*built, strict=True):
+            assert torch.equal(p.detach(), q.detach()), (name, extra)

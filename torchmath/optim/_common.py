@@ -267,6 +267,55 @@ def run_fused(kernel: Callable[..., None], lists: Sequence[Sequence[Tensor | Non
                     pieces[j].copy_(calls[j])
 
 
+#: elements per piece of the per-parameter paths: each op of a step then streams a piece
+#: that stays in the last-level cache, so the step reads and writes each tensor from
+#: memory about once (a whole-tensor op per line reads and writes it once per line)
+CHUNK = 1 << 18
+
+
+def pieces(*tensors: Tensor | None):
+    """Aligned flat pieces of about :data:`CHUNK` elements of tensors of one shape, or
+    the tensors themselves when they are small or not all contiguous. ``None`` passes."""
+    present = [t for t in tensors if t is not None]
+    if present[0].numel() <= CHUNK or not all(t.is_contiguous() for t in present):
+        return [tensors]
+    split = [t.view(-1).split(CHUNK) if t is not None else None for t in tensors]
+    count = len(split[tensors.index(present[0])])
+    return zip(*[s if s is not None else [None] * count for s in split], strict=True)
+
+
+class Scratch:
+    """A reusable buffer for the per-parameter paths (no fresh allocation, and so no
+    page faults, per tensor and step): ``like(t)`` is an uninitialized tensor shaped as
+    ``t``."""
+
+    def __init__(self):
+        self.buffer: Tensor | None = None
+
+    def like(self, t: Tensor) -> Tensor:
+        if not t.is_contiguous():
+            return torch.empty_like(t)
+        n, b = t.numel(), self.buffer
+        if b is None or b.numel() < n or b.dtype != t.dtype or b.device != t.device:
+            self.buffer = b = torch.empty(max(n, 1), dtype=t.dtype, device=t.device)
+        return b[:n].view(t.shape)
+
+
+def effective_grad(p: Tensor, g: Tensor, weight_decay, maximize: bool,
+                   scratch: Scratch) -> Tensor:
+    """``-g`` when maximizing, plus ``weight_decay * p``, in ``scratch`` (never in place
+    on the user's gradient); ``g`` itself when neither applies."""
+    if not maximize and weight_decay == 0:
+        return g
+    out = scratch.like(g)
+    if maximize:
+        torch.neg(g, out=out)
+        if weight_decay != 0:
+            out.add_(p, alpha=_number(weight_decay))
+        return out
+    return torch.add(g, p, alpha=_number(weight_decay), out=out)
+
+
 def effective_grads(params: list[Tensor], grads: list[Tensor], *, weight_decay,
                     maximize: bool, foreach: bool) -> list[Tensor]:
     """``-grad`` when maximizing, plus ``weight_decay * param`` (L2); never in place on the

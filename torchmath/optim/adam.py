@@ -12,6 +12,7 @@ from torch import Tensor
 
 from torchmath.optim._common import (
     KernelOptimizer,
+    Scratch,
     as_real,
     check_beta,
     check_capturable,
@@ -20,9 +21,11 @@ from torchmath.optim._common import (
     check_nonneg,
     check_update_args,
     default_foreach,
+    effective_grad,
     fused_available,
     group_by_device_dtype,
     new_step,
+    pieces,
     run_fused,
 )
 
@@ -143,6 +146,12 @@ def _single_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta
         check_capturable(_FN, params, steps)
     n = len(params)
     maxes = maxes if amsgrad else [None] * n
+    if not (capturable or differentiable):
+        _chunked_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, lr=lr,
+                      beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                      amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay,
+                      maximize=maximize)
+        return
     for i in range(n):
         p, m, v, mx, t = params[i], exp_avgs[i], exp_avg_sqs[i], maxes[i], steps[i]
         g = -grads[i] if maximize else grads[i]
@@ -179,6 +188,36 @@ def _single_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta
             source = mx
         denom = (source.sqrt() / bc2_sqrt).add_(eps)
         p.addcdiv_(m, denom, value=-step_size)
+
+
+def _chunked_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta1, beta2,
+                  eps, weight_decay, amsgrad, decoupled_weight_decay, maximize):
+    """The per-parameter path: torch's for-loop arithmetic, op for op, run over
+    cache-sized pieces of each tensor with reused scratch buffers (see ``pieces``)."""
+    grad_buffer, denom_buffer = Scratch(), Scratch()
+    l2 = 0.0 if decoupled_weight_decay else weight_decay
+    for p, g, m, v, mx, t in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, steps,
+                                 strict=True):
+        t += 1
+        count = t.item()
+        step_size = lr / (1 - beta1 ** count)
+        bc2_sqrt = (1 - beta2 ** count) ** 0.5
+        if torch.is_complex(p):
+            p, g, m, v = (torch.view_as_real(x) for x in (p, g, m, v))
+            mx = torch.view_as_real(mx) if mx is not None else None
+        b1 = 1 - _on(beta1, p)
+        for pp, gg, mm, vv, mmx in pieces(p, g, m, v, mx):
+            if decoupled_weight_decay and weight_decay != 0:
+                pp.mul_(1 - lr * weight_decay)
+            gg = effective_grad(pp, gg, l2, maximize, grad_buffer)
+            mm.lerp_(gg, b1)
+            vv.mul_(beta2).addcmul_(gg, gg, value=1 - beta2)
+            if amsgrad:
+                torch.maximum(mmx, vv, out=mmx)
+                vv = mmx
+            denom = torch.sqrt(vv, out=denom_buffer.like(vv))
+            denom.div_(bc2_sqrt).add_(eps)
+            pp.addcdiv_(mm, denom, value=-step_size)
 
 
 def _foreach_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta1, beta2,

@@ -12,15 +12,18 @@ from torch import Tensor
 
 from torchmath.optim._common import (
     KernelOptimizer,
+    Scratch,
     as_real,
     check_capturable,
     check_fused_foreach,
     check_lr,
     check_nonneg,
     check_update_args,
+    effective_grad,
     effective_grads,
     group_by_device_dtype,
     new_step,
+    pieces,
     resolve_foreach,
     run_fused,
 )
@@ -102,7 +105,19 @@ def adagrad_update(params: list[Tensor], grads: list[Tensor], state_sums: list[T
 
 def _single_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps,
                     maximize, differentiable):
+    grad_buffer, std_buffer = Scratch(), Scratch()
     for p, g, s, t in zip(params, grads, sums, steps, strict=True):
+        if not (differentiable or g.is_sparse):  # torch's arithmetic, cache-sized pieces
+            t += 1
+            clr = lr / (1 + (t.item() - 1) * lr_decay)
+            if torch.is_complex(p):
+                p, g, s = (torch.view_as_real(x) for x in (p, g, s))
+            for pp, gg, ss in pieces(p, g, s):
+                gg = effective_grad(pp, gg, weight_decay, maximize, grad_buffer)
+                ss.addcmul_(gg, gg, value=1)
+                std = torch.sqrt(ss, out=std_buffer.like(ss)).add_(eps)
+                pp.addcdiv_(gg, std, value=-clr)
+            continue
         t += 1
         g = -g if maximize else g
         if weight_decay != 0:
@@ -232,6 +247,29 @@ def rmsprop_update(params: list[Tensor], grads: list[Tensor], square_avgs: list[
 
 def _single_rmsprop(params, grads, vs, gas, mbs, *, lr, alpha, eps, weight_decay, momentum,
                     centered, maximize, differentiable):
+    if not differentiable:  # torch's for-loop arithmetic over cache-sized pieces
+        grad_buffer, avg_buffer = Scratch(), Scratch()
+        for p, g, v, ga, mb in zip(params, grads, vs, gas, mbs, strict=True):
+            if torch.is_complex(p):
+                p, g, v = (torch.view_as_real(x) for x in (p, g, v))
+                ga = torch.view_as_real(ga) if ga is not None else None
+                mb = torch.view_as_real(mb) if mb is not None else None
+            for pp, gg, vv, gga, mmb in pieces(p, g, v, ga, mb):
+                gg = effective_grad(pp, gg, weight_decay, maximize, grad_buffer)
+                vv.mul_(alpha).addcmul_(gg, gg, value=1 - alpha)
+                avg = avg_buffer.like(vv)
+                if centered:
+                    gga.lerp_(gg, 1 - alpha)
+                    torch.addcmul(vv, gga, gga, value=-1, out=avg).sqrt_()
+                else:
+                    torch.sqrt(vv, out=avg)
+                avg.add_(eps)
+                if momentum > 0:
+                    mmb.mul_(momentum).addcdiv_(gg, avg)
+                    pp.add_(mmb, alpha=-lr)
+                else:
+                    pp.addcdiv_(gg, avg, value=-lr)
+        return
     grads = effective_grads(params, grads, weight_decay=weight_decay, maximize=maximize,
                             foreach=False)
     for p, g, v, ga, mb in zip(params, grads, vs, gas, mbs, strict=True):

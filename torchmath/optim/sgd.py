@@ -13,12 +13,15 @@ from torch import Tensor
 
 from torchmath.optim._common import (
     KernelOptimizer,
+    Scratch,
     check_fused_foreach,
     check_lr,
     check_nonneg,
     check_update_args,
+    effective_grad,
     effective_grads,
     group_by_device_dtype,
+    pieces,
     resolve_foreach,
     run_fused,
 )
@@ -153,6 +156,11 @@ def _sgd(fn, params, grads, buffers, *, lr, momentum, dampening, nesterov, weigh
 
 def _single_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, weight_decay,
                 maximize):
+    if not (torch.is_grad_enabled() or any(g.is_sparse for g in grads)
+            or any(isinstance(x, Tensor) and x.requires_grad for x in (lr, weight_decay))):
+        _chunked_sgd(params, grads, buffers, lr=lr, momentum=momentum, dampening=dampening,
+                     nesterov=nesterov, weight_decay=weight_decay, maximize=maximize)
+        return
     grads = effective_grads(params, grads, weight_decay=weight_decay, maximize=maximize,
                             foreach=False)
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
@@ -167,6 +175,27 @@ def _single_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, we
             p.addcmul_(g, lr, value=-1)
         else:
             p.add_(g, alpha=-lr)
+
+
+def _chunked_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, weight_decay,
+                 maximize):
+    """torch's for-loop arithmetic over cache-sized pieces (see ``pieces``)."""
+    grad_buffer, step_buffer = Scratch(), Scratch()
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        b = buffers[i]
+        fresh = momentum != 0 and b is None
+        if fresh:
+            b = buffers[i] = torch.empty_like(g, memory_format=torch.preserve_format)
+        for pp, gg, bb in pieces(p, g, b if momentum != 0 else None):
+            gg = effective_grad(pp, gg, weight_decay, maximize, grad_buffer)
+            if momentum != 0:
+                if fresh:
+                    bb.copy_(gg)
+                else:
+                    bb.mul_(momentum).add_(gg, alpha=1 - dampening)
+                gg = torch.add(gg, bb, alpha=momentum, out=step_buffer.like(gg)) \
+                    if nesterov else bb
+            pp.add_(gg, alpha=-lr)
 
 
 def _foreach_sgd(params, grads, buffers, *, lr, momentum, dampening, nesterov, weight_decay,
