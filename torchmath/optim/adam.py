@@ -21,8 +21,8 @@ from torchmath.optim._common import (
     check_nonneg,
     check_update_args,
     default_foreach,
+    default_fused,
     effective_grad,
-    fused_available,
     group_by_device_dtype,
     new_step,
     pieces,
@@ -115,8 +115,7 @@ def adam_update(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor
     if fused is None and foreach is None and not differentiable:
         if capturable:
             foreach = default_foreach(params)
-        elif default_fused(params) and not any(isinstance(x, Tensor)
-                                               for x in (lr, beta1, beta2)):
+        elif default_fused(params, grads, lr, beta1, beta2):
             fused = True
         else:
             foreach = default_foreach(params) and not isinstance(lr, Tensor)
@@ -278,11 +277,6 @@ def _foreach_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, bet
         torch._foreach_div_(denom, [(1 - beta2 ** c) ** 0.5 for c in counts])
         torch._foreach_add_(denom, eps)
         torch._foreach_addcdiv_(ps, ms, denom, [-lr / (1 - beta1 ** c) for c in counts])
-
-
-def default_fused(params: list[Tensor]) -> bool:
-    """Fused on CPU, where it was measured fastest (torch ships the kernel from 2.4)."""
-    return fused_available(params) and all(p.device.type == "cpu" for p in params)
 
 
 def _fused_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta1, beta2,

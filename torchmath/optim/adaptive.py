@@ -19,6 +19,7 @@ from torchmath.optim._common import (
     check_lr,
     check_nonneg,
     check_update_args,
+    default_fused,
     effective_grad,
     effective_grads,
     group_by_device_dtype,
@@ -54,7 +55,8 @@ def adagrad_update(params: list[Tensor], grads: list[Tensor], state_sums: list[T
         lr: :math:`\gamma` (float or 1-element Tensor, on every path); lr_decay:
             :math:`\eta`; weight_decay: L2 coefficient; eps: :math:`\epsilon`;
             maximize: ascend; differentiable: as in :class:`AdaGrad`.
-        foreach: multi-tensor path, per-parameter path, or the device default (``None``).
+        foreach: multi-tensor path, per-parameter path, or the device default (``None``:
+            multi-tensor on CUDA; on CPU torch's fused kernel where it applies).
         fused: torch's fused AdaGrad kernel, fed contiguous tensors only.
 
     Shape:
@@ -84,6 +86,9 @@ def adagrad_update(params: list[Tensor], grads: list[Tensor], state_sums: list[T
     kw = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
               maximize=maximize)
     sparse = any(g.is_sparse for g in grads)
+    if fused is None and foreach is None and not differentiable and default_fused(
+            params, grads, lr):
+        fused = True
     if fused:
         if sparse or any(torch.is_complex(p) for p in params):
             raise RuntimeError(f"{fn}: `fused` does not support sparse grad or complex param")

@@ -18,6 +18,7 @@ from torchmath.optim._common import (
     check_lr,
     check_nonneg,
     check_update_args,
+    default_fused,
     effective_grad,
     effective_grads,
     group_by_device_dtype,
@@ -47,7 +48,8 @@ def gradient_descent_update(params: list[Tensor], grads: list[Tensor], *,
         weight_decay: L2 coefficient :math:`\lambda` (float or 1-element Tensor).
         maximize: ascend instead of descend (:math:`g = -\nabla f`).
         foreach: multi-tensor path (``True``), per-parameter path (``False``), or the
-            device default (``None``: multi-tensor on CUDA, per-parameter on CPU).
+            device default (``None``: multi-tensor on CUDA; on CPU torch's fused kernel
+            where it applies, else per-parameter).
         fused: torch's fused SGD kernel, fed contiguous tensors only.
 
     Shape:
@@ -93,7 +95,8 @@ def momentum_update(params: list[Tensor], grads: list[Tensor],
         nesterov: Nesterov's look-ahead form.
         weight_decay: L2 coefficient added to the gradient.
         maximize: ascend instead of descend.
-        foreach: multi-tensor path, per-parameter path, or the device default (``None``).
+        foreach: multi-tensor path, per-parameter path, or the device default (``None``:
+            multi-tensor on CUDA; on CPU the fused kernel where it applies).
         fused: torch's fused SGD kernel, fed contiguous tensors only.
 
     Shape:
@@ -127,6 +130,8 @@ def _sgd(fn, params, grads, buffers, *, lr, momentum, dampening, nesterov, weigh
     if not params:
         return
     sparse = [i for i, g in enumerate(grads) if g.is_sparse]
+    if fused is None and foreach is None and default_fused(params, grads, lr, weight_decay):
+        fused = True
     if fused:
         if sparse:
             raise RuntimeError(f"{fn}: `_fused_sgd` does not support sparse gradients")
@@ -317,7 +322,8 @@ class GradientDescent(_SGDShell):
         weight_decay: L2 penalty :math:`\lambda \ge 0` (float or 1-element Tensor).
         maximize: ascend the objective.
         foreach: multi-tensor path (``True``), per-parameter (``False``), device default
-            (``None``: multi-tensor on CUDA, per-parameter on CPU, by measurement).
+            (``None``: multi-tensor on CUDA; on CPU torch's fused kernel where it applies,
+            by measurement).
         differentiable: run ``step`` with autograd recording (per-parameter path).
         fused: torch's fused SGD kernel (contiguous tensors only; others are staged).
 
