@@ -57,7 +57,7 @@ def trajectory(make_opt, steps: int = 100, *, model=None, opt=None, scheduler=No
     return torch.stack(out), model, opt
 
 
-def assert_same_trajectory(ours, theirs, steps: int = 100, scheduler=None, *,
+def assert_same_trajectory(ours, theirs, steps: int = 25, scheduler=None, *,
                            foreach=(None,), **kwargs):
     """Every step's parameters agree to 1e-10 (float64). With ``foreach=(True, False)``,
     ``ours(model, foreach)`` is run on both paths against one reference run."""
@@ -70,7 +70,7 @@ def assert_same_trajectory(ours, theirs, steps: int = 100, scheduler=None, *,
         assert_close(a, b, rtol=0, atol=1e-10, msg=f"foreach={fe}")
 
 
-def assert_resume_equals_uninterrupted(make_opt, steps: int = 40, **kwargs):
+def assert_resume_equals_uninterrupted(make_opt, steps: int = 12, **kwargs):
     """Stop mid-training, save model and optimizer state through torch.save /
     torch.load(weights_only=True), load into fresh objects, and continue: the result equals
     never stopping."""

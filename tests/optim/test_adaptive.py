@@ -14,24 +14,6 @@ from tests.optim._trajectory import (
 from torchmath.optim import AdaGrad, RMSProp, adagrad_update
 
 
-@pytest.mark.parametrize("kw", [{}, {"lr_decay": 0.01, "weight_decay": 0.01,
-                                     "initial_accumulator_value": 0.1}, {"maximize": True}])
-def test_adagrad_equals_torch(kw):
-    lr = 0.01 if kw.get("maximize") else 0.1
-    assert_same_trajectory(lambda m, fe: AdaGrad(m.parameters(), lr=lr, foreach=fe, **kw),
-                           lambda m: torch.optim.Adagrad(m.parameters(), lr=lr, **kw),
-                           foreach=(True, False))
-
-
-@pytest.mark.parametrize("kw", [{}, {"momentum": 0.5, "centered": True, "weight_decay": 0.01},
-                                {"alpha": 0.9, "eps": 1e-6, "centered": True},
-                                {"momentum": 0.3, "maximize": True}])
-def test_rmsprop_equals_torch(kw):
-    assert_same_trajectory(lambda m, fe: RMSProp(m.parameters(), lr=0.005, foreach=fe, **kw),
-                           lambda m: torch.optim.RMSprop(m.parameters(), lr=0.005, **kw),
-                           foreach=(True, False))
-
-
 def test_param_groups():
     assert_same_trajectory(lambda m: RMSProp(groups(m, (0.01, 0.001)), momentum=0.2),
                            lambda m: torch.optim.RMSprop(groups(m, (0.01, 0.001)),

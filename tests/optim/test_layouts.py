@@ -343,7 +343,8 @@ def test_per_parameter_path_in_pieces_is_torchs_arithmetic(monkeypatch, name):
         start = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
         grads = _grads(shapes, steps=4)
         built = [[torch.nn.Parameter(s.clone()) for s in start] for _ in range(2)]
-        _run(lambda ps: ours(ps, **kw, **extra, foreach=False), built[0], grads)
-        _run(lambda ps: theirs(ps, **kw, **extra, foreach=False), built[1], grads)
+        _run(lambda ps, extra=extra: ours(ps, **kw, **extra, foreach=False), built[0], grads)
+        _run(lambda ps, extra=extra: theirs(ps, **kw, **extra, foreach=False), built[1],
+             grads)
         for p, q in zip(*built, strict=True):
             assert torch.equal(p.detach(), q.detach()), (name, extra)

@@ -91,7 +91,7 @@ def test_rates_ista_one_over_k_fista_one_over_k_squared():
 
 
 def test_no_prox_equals_sgd_with_scheduler():
-    sched = lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=20, gamma=0.5)
+    sched = lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
     assert_same_trajectory(
         lambda m, fe: ProximalGradient(m.parameters(), lr=0.1, prox=None, weight_decay=0.01,
                                        foreach=fe),
@@ -207,8 +207,8 @@ def _diabetes_lasso(alpha, steps, closure_step):
     return opt, w, b, X, y, torch.stack(points)
 
 
-@pytest.mark.parametrize("alpha", [0.5, 2.0])
-def test_fista_plain_loop_equals_sklearn_lasso_on_diabetes(alpha):
+def test_fista_plain_loop_equals_sklearn_lasso_on_diabetes():
+    alpha = 1.0  # 7 of the 10 coefficients nonzero
     opt, w, b, X, y, _ = _diabetes_lasso(alpha, 1500, closure_step=False)
     ref = Lasso(alpha=alpha, tol=1e-14, max_iter=1_000_000).fit(X, y)
     coef = opt.iterate(w)
