@@ -38,8 +38,9 @@ __all__: list[str] = []
 _FOREACH_DEVICES = ("cuda", "xpu")
 #: devices with torch's fused optimizer kernels (CPU from torch 2.4 on)
 _FUSED_DEVICES = ("cpu", "cuda", "mps", "xpu")
-#: elements per staged chunk of a non-contiguous tensor (a few hundred KB: stays in cache)
-STAGE_CHUNK = 1 << 16
+#: elements per staged chunk of a non-contiguous tensor (1 MB of float32: stays in the
+#: last-level cache; 1 << 16 measured several times slower on a 10M-parameter step)
+STAGE_CHUNK = 1 << 18
 
 
 def _number(value) -> float:
@@ -248,12 +249,12 @@ def run_fused(kernel: Callable[..., None], lists: Sequence[Sequence[Tensor | Non
         picked = [[values[i] for i in flat] for values in lists]
         for sub in group_by_device_dtype(*picked):
             kernel(*[[] if values[0] is None else values for values in sub])
+    scratch = [Scratch() for _ in lists]  # shared by every staged tensor of this call
     for i in staged:
         tensors = [values[i] for values in lists]
         p = tensors[0]
         row = max(1, p[0].numel()) if p.dim() > 0 else 1
         rows = max(1, STAGE_CHUNK // row)
-        scratch: dict[int, Tensor] = {}
         for start in range(0, p.shape[0], rows):
             k = min(rows, p.shape[0] - start)
             pieces, calls = [], []
@@ -267,9 +268,7 @@ def run_fused(kernel: Callable[..., None], lists: Sequence[Sequence[Tensor | Non
                 if piece.is_contiguous():
                     calls.append(piece)
                     continue
-                if j not in scratch:
-                    scratch[j] = torch.empty(rows * row, dtype=t.dtype, device=t.device)
-                buffer = scratch[j][:piece.numel()].view(piece.shape)
+                buffer = _contiguous_like(scratch[j], piece)
                 buffer.copy_(piece)
                 calls.append(buffer)
             kernel(*[[] if c is None else [c] for c in calls])
@@ -325,6 +324,14 @@ def effective_grad(p: Tensor, g: Tensor, weight_decay, maximize: bool,
             out.add_(p, alpha=_number(weight_decay))
         return out
     return torch.add(g, p, alpha=_number(weight_decay), out=out)
+
+
+def _contiguous_like(scratch: Scratch, t: Tensor) -> Tensor:
+    """A contiguous tensor shaped as ``t`` (which may be strided) from ``scratch``."""
+    n, b = t.numel(), scratch.buffer
+    if b is None or b.numel() < n or b.dtype != t.dtype or b.device != t.device:
+        scratch.buffer = b = torch.empty(max(n, 1), dtype=t.dtype, device=t.device)
+    return b[:n].view(t.shape)
 
 
 def effective_grads(params: list[Tensor], grads: list[Tensor], *, weight_decay,
