@@ -13,6 +13,7 @@ from torchmath.optim import (
     Adam,
     GradientDescent,
     Momentum,
+    ProximalGradient,
     RMSProp,
     adagrad_update,
     adam_update,
@@ -35,6 +36,10 @@ OPTIMIZERS = {
     "RMSProp": (RMSProp, torch.optim.RMSprop, {"lr": 0.01, "momentum": 0.5, "centered": True},
                 ("for-loop", "foreach", "default")),
     "AdaGrad": (AdaGrad, torch.optim.Adagrad, {"lr": 0.1, "lr_decay": 0.01}, ALL_PATHS),
+    # with no prox, ISTA is gradient descent (its gradient step is gradient_descent_update)
+    "ProximalGradient": (lambda ps, **kw: ProximalGradient(ps, prox=None, **kw),
+                         torch.optim.SGD, {"lr": 0.1, "weight_decay": 0.1},
+                         ("for-loop", "foreach", "default")),
 }
 PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
          "fused": {"fused": True}, "default": {}}
@@ -190,6 +195,12 @@ def test_sparse_gradients_as_torch(name, path):
     """AdaGrad and the SGD family accept sparse gradients (off the fused path) as torch
     does; Adam and RMSProp refuse them with torch's message."""
     ours, theirs, kw, _ = OPTIMIZERS[name]
+    if name == "ProximalGradient":  # a prox acts on dense parameters: sparse refused
+        emb = torch.nn.Embedding(4, 2, sparse=True)
+        emb(torch.tensor([1])).sum().backward()
+        with pytest.raises(RuntimeError, match="^ProximalGradient does not support sparse"):
+            ours(emb.parameters(), **kw, **PATHS[path]).step()
+        return
     if name == "GradientDescent" or name == "AdaGrad":
         kw = {**kw, "weight_decay": 0.0}
 
