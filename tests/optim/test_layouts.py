@@ -359,3 +359,20 @@ def test_per_parameter_path_in_pieces_is_torchs_arithmetic(monkeypatch, name):
              grads)
         for p, q in zip(*built, strict=True):
             assert torch.equal(p.detach(), q.detach()), (name, extra)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.parametrize(("name", "path"), CASES)
+def test_cuda_strided_parameter_as_torch(name, path):
+    """On CUDA (multi-tensor default, fused kernels on device): a strided column moves as
+    torch's per-parameter path moves it, and its neighbours stay put."""
+    ours, theirs, kw, _ = OPTIMIZERS[name]
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(6, 3, generator=gen, dtype=torch.float64).cuda()
+    grads = [[g.cuda()] for (g,) in _grads([(6,)])]
+    bases = [start.clone(), start.clone()]
+    _run(lambda ps: ours(ps, **kw, **PATHS[path]), [torch.nn.Parameter(bases[0][:, 1])], grads)
+    _run(lambda ps: theirs(ps, **kw, foreach=False), [torch.nn.Parameter(bases[1][:, 1])],
+         grads)
+    assert_close(bases[0], bases[1], rtol=0, atol=1e-12)
+    assert torch.equal(bases[0][:, [0, 2]], start[:, [0, 2]])
