@@ -376,3 +376,32 @@ def test_cuda_strided_parameter_as_torch(name, path):
          grads)
     assert_close(bases[0], bases[1], rtol=0, atol=1e-12)
     assert torch.equal(bases[0][:, [0, 2]], start[:, [0, 2]])
+
+
+@pytest.mark.parametrize("extra", [{}, {"maximize": True, "weight_decay": 0.1},
+                                   {"momentum": 0.5}])
+def test_rmsprop_default_in_pieces(monkeypatch, extra):
+    """RMSProp's CPU default (plain RMSProp through torch's fused Adam kernel, in
+    cache-sized pieces with a zeroed first-moment scratch) equals torch's RMSprop, ragged
+    pieces, a strided parameter and a gradient with an infinity in an earlier piece
+    included (the scratch never carries it over)."""
+    import torchmath.optim._common as common
+
+    monkeypatch.setattr(common, "CHUNK", 5)
+    gen = torch.Generator().manual_seed(8)
+    start = [torch.randn(s, generator=gen, dtype=torch.float64) for s in [(7, 3), (11,)]]
+    strided = torch.randn(4, 6, generator=gen, dtype=torch.float64)
+    grads = _grads([(7, 3), (11,), (4, 3)], steps=4)
+    grads[0][0][0, 0] = float("inf")
+    results = []
+    for make in (lambda ps: RMSProp(ps, lr=0.01, **extra),
+                 lambda ps: torch.optim.RMSprop(ps, lr=0.01, foreach=False, **extra)):
+        base = strided.clone()
+        params = [torch.nn.Parameter(s.clone()) for s in start]
+        params.append(torch.nn.Parameter(base[:, ::2]))
+        _run(make, params, grads)
+        results.append([p.detach() for p in params] + [base])
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a.isnan(), b.isnan())
+        assert_close(a[~a.isnan()], b[~b.isnan()], rtol=0, atol=1e-12)
+    assert results[0][1].isfinite().all()  # the second parameter never saw the inf

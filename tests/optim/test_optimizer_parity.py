@@ -53,7 +53,7 @@ OPTIMIZERS = {
         {"lr": T(0.005), "momentum": 0.2},
         {"capturable": True},
         {"differentiable": True},
-    ], ()),
+    ], ("default",)),
     "AdaGrad": (AdaGrad, torch.optim.Adagrad, {"lr": 0.05}, [
         {},
         {"lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1},

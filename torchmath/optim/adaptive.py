@@ -206,7 +206,10 @@ def rmsprop_update(params: list[Tensor], grads: list[Tensor], square_avgs: list[
         steps: step counters (scalar tensors), incremented; optional.
         lr, alpha, eps, weight_decay, momentum, centered, maximize, capturable,
             differentiable: as in :class:`RMSProp`.
-        foreach: multi-tensor path, per-parameter path, or the device default (``None``).
+        foreach: multi-tensor path, per-parameter path, or the device default (``None``:
+            multi-tensor on CUDA; on CPU, plain RMSProp (no momentum, not centered) runs
+            in one pass through torch's fused Adam kernel, which with ``beta1 = 0`` and
+            bias corrections of 1 is RMSProp's update; the rest per parameter).
 
     Shape:
         ``grads[i]`` and every state tensor have the shape, dtype and device of
@@ -246,8 +249,38 @@ def rmsprop_update(params: list[Tensor], grads: list[Tensor], square_avgs: list[
             raise AssertionError(f"{fn}: _foreach ops don't support autograd")
         for group in group_by_device_dtype(params, grads, vs, gas, mbs):
             _foreach_rmsprop(*group, capturable=capturable, **kw)
+    elif (foreach is None and not (differentiable or capturable or centered) and momentum == 0
+          and 0 <= alpha < 1 and default_fused(params, grads, lr, weight_decay)):
+        _fused_rmsprop(params, grads, vs, **kw)
     else:
         _single_rmsprop(params, grads, vs, gas, mbs, differentiable=differentiable, **kw)
+
+
+def _fused_rmsprop(params, grads, vs, *, lr, alpha, eps, weight_decay, momentum, centered,
+                   maximize):
+    """Plain RMSProp (no momentum, not centered) in one pass over memory, on CPU, where
+    torch has no fused RMSprop kernel: torch's fused Adam kernel with ``beta1 = 0`` and an
+    infinite step count is exactly RMSProp's update (its first moment is the gradient,
+    both bias corrections ``1 - 0^inf`` and ``1 - alpha^inf`` are 1, ``beta2 = alpha``).
+    Its first-moment argument is a zeroed, cache-sized scratch piece; tensors that are
+    not contiguous take the per-parameter path."""
+    infinite = torch.tensor(float("inf"))
+    scratch, rest = Scratch(), ([], [], [])
+    for p, g, v in zip(params, grads, vs, strict=True):
+        if not (p.is_contiguous() and g.is_contiguous() and v.is_contiguous()):
+            for values, t in zip(rest, (p, g, v), strict=True):
+                values.append(t)
+            continue
+        for pp, gg, vv in pieces(p, g, v):
+            first = scratch.like(pp).zero_()
+            torch._fused_adam_([pp], [gg], [first], [vv], [], [infinite], lr=lr, beta1=0.0,
+                               beta2=alpha, weight_decay=weight_decay, eps=eps,
+                               amsgrad=False, maximize=maximize)
+    if rest[0]:
+        n = len(rest[0])
+        _single_rmsprop(*rest, [None] * n, [None] * n, lr=lr, alpha=alpha, eps=eps,
+                        weight_decay=weight_decay, momentum=momentum, centered=centered,
+                        maximize=maximize, differentiable=False)
 
 
 def _single_rmsprop(params, grads, vs, gas, mbs, *, lr, alpha, eps, weight_decay, momentum,
