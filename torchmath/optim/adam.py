@@ -71,8 +71,8 @@ def adam_update(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor
         exp_avgs, exp_avg_sqs: the moments :math:`m, v`, updated in place.
         max_exp_avg_sqs: running maxima of :math:`v` (needed with ``amsgrad``).
         steps: step counters (scalar tensors), incremented.
-        lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize,
-            capturable, differentiable: as in :class:`Adam`.
+        lr, beta1, beta2, eps, weight_decay, amsgrad: as in :class:`Adam`.
+        decoupled_weight_decay, maximize, capturable, differentiable: as in :class:`Adam`.
         foreach: multi-tensor path (``True``) or per-parameter path (``False``).
         fused: torch's fused kernel (``torch._fused_adam_``/``_fused_adamw_``).
 

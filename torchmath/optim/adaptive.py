@@ -204,8 +204,8 @@ def rmsprop_update(params: list[Tensor], grads: list[Tensor], square_avgs: list[
         grad_avgs: :math:`\bar g` (needed when ``centered``), updated in place.
         momentum_buffers: :math:`b` (needed when ``momentum > 0``), updated in place.
         steps: step counters (scalar tensors), incremented; optional.
-        lr, alpha, eps, weight_decay, momentum, centered, maximize, capturable,
-            differentiable: as in :class:`RMSProp`.
+        lr, alpha, eps, weight_decay, momentum, centered: as in :class:`RMSProp`.
+        maximize, capturable, differentiable: as in :class:`RMSProp`.
         foreach: multi-tensor path, per-parameter path, or the device default (``None``:
             multi-tensor on CUDA; on CPU, plain RMSProp (no momentum, not centered) runs
             in one pass through torch's fused Adam kernel, which with ``beta1 = 0`` and
