@@ -14,6 +14,7 @@ from torchmath.linalg.eigen import (
     safe_eigh,
     safe_svd,
 )
+from torchmath.linalg.gram import column_gram
 from torchmath.linalg.image import ImagePCAResult, image_pca
 from torchmath.linalg.pca import PCA
 from torchmath.linalg.products import (
@@ -47,6 +48,7 @@ __all__ = [
     "RidgeRegression",
     "SVDResult",
     "ScatterMatrix",
+    "column_gram",
     "condition_number",
     "gram_matrix",
     "gram_schmidt",

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from torchmath._validation import check_floating, check_ndim, check_shape, fail
 from torchmath.distributed import all_reduce_sum, should_sync
+from torchmath.linalg.gram import column_gram
 
 __all__ = ["ScatterMatrix"]
 
@@ -77,13 +78,13 @@ class ScatterMatrix:
             count = x.new_tensor(float(x.shape[0]))
             mean = x.mean(0) if x.shape[0] else x.new_zeros(x.shape[1])
             centred = x - mean
-            scatter = centred.square().sum(0) if diagonal else centred.T @ centred
+            scatter = centred.square().sum(0) if diagonal else column_gram(centred)
         else:
             count = weights.sum()
             mean = (weights @ x) / count.clamp_min(torch.finfo(x.dtype).tiny)
             centred = x - mean
             scatter = (weights @ centred.square()) if diagonal else \
-                (centred.T * weights) @ centred
+                column_gram(centred, weights)
         return count, mean, scatter
 
     def _merge_stats(self, count: Tensor, mean: Tensor, scatter: Tensor) -> None:

@@ -22,6 +22,7 @@ from torchmath._validation import (
     fail,
     validating,
 )
+from torchmath.linalg import column_gram
 
 __all__ = [
     "MLEResult",
@@ -121,7 +122,7 @@ def mle_mvn(x: Tensor) -> MVNMLE:
     x = _samples(fn, x, -2)
     mu = x.mean(-2, keepdim=True)
     centred = x - mu
-    return MVNMLE(mu.squeeze(-2), centred.mT @ centred / x.shape[-2])
+    return MVNMLE(mu.squeeze(-2), column_gram(centred) / x.shape[-2])
 
 
 def mle_bernoulli(x: Tensor, dim: int = -1) -> Tensor:

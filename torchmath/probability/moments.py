@@ -19,7 +19,7 @@ from torchmath._validation import (
     fail,
     validating,
 )
-from torchmath.linalg import ScatterMatrix
+from torchmath.linalg import ScatterMatrix, column_gram
 
 __all__ = ["RunningMoments", "corr", "cov", "mean", "var"]
 
@@ -185,9 +185,9 @@ def cov(x: Tensor, *, weights: Tensor | None = None, correction: int = 1) -> Ten
         mu = (w * x).sum(-2, keepdim=True) / v1
         centred = x - mu
         denom = v1 if c == 0 else v1 - w.square().sum(-2, keepdim=True) / v1
-        return (centred * w).mT @ centred / denom
+        return column_gram(centred, w.squeeze(-1)) / denom
     centred = x - x.mean(-2, keepdim=True)
-    return centred.mT @ centred / (n - c)
+    return column_gram(centred) / (n - c)
 
 
 def _corr_from_cov(S: Tensor) -> Tensor:
