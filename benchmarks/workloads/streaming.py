@@ -1,5 +1,11 @@
 """Streaming fits from a DataLoader against the in-memory fit (issue: scale out).
 
+Two families. ``streaming_pca``/``streaming_gmm`` measure memory: the data are generated
+batch by batch, see below. ``streaming_tensors_*`` measure torchmath's own streaming
+overhead: the rows sit in a ``TensorDataset`` and a ``DataLoader`` whose sampler yields
+one ``slice`` per batch hands out whole batches (a view per batch, no per-sample
+collation), which is the fast way to stream tensors; goal <= 1.5x the in-memory fit.
+
 The data are generated batch by batch by an ``IterableDataset`` (each batch from its own
 seed), so they never sit in memory at once: the streaming fit's peak memory should stay
 flat when n grows 10x, while the in-memory fit (the peer, torchmath on one tensor that was
@@ -12,7 +18,11 @@ is each side's peak resident set, measured alone in a fresh process (imports inc
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import (
+    DataLoader,
+    IterableDataset,
+    TensorDataset,
+)
 
 from benchmarks.harness import Peer, Workload, register
 from torchmath import ConvergenceWarning
@@ -118,4 +128,40 @@ for model in ("pca", "gmm"):
         bytes_moved=lambda p: _passes(p) * p["n"] * p["d"] * 8,
         scaling="n",
         memory_in_subprocess=True,
+    ))
+
+
+def tensor_loader(X: torch.Tensor, batch_size: int = BATCH) -> DataLoader:
+    """A DataLoader that yields whole batches of in-memory tensors with no per-sample work:
+    the sampler hands ``TensorDataset.__getitem__`` one ``slice`` per batch (a view, no
+    copy) and ``batch_size=None`` turns off collation. (A ``BatchSampler`` passes Python
+    lists of indices instead, whose conversion to an index tensor cost more than the fit.)
+    """
+    dataset = TensorDataset(X)
+    slices = [slice(s, s + batch_size) for s in range(0, len(dataset), batch_size)]
+    return DataLoader(dataset, sampler=slices, batch_size=None)
+
+
+def setup_tensors(params, device):
+    X = torch.cat(list(_GeneratedBatches(params["n"], params["d"], params["k"], device)))
+    return {"params": params, "loader": tensor_loader(X), "X": X}
+
+
+for model in ("pca", "gmm"):
+    register(Workload(
+        name=f"streaming_tensors_{model}",
+        area="scale_out",
+        description=f"{model.upper()} fitted from a DataLoader with a BatchSampler over a "
+                    "TensorDataset vs the in-memory fit: torchmath's own streaming overhead",
+        cases={"tiny": _cases(model, [2000], d=3, k=2, iters=2),
+               "quick": _cases(model, [1_000_000] if model == "pca" else [200_000]),
+               "full": _cases(model, [500_000, 5_000_000], iters=20)},
+        setup=setup_tensors,
+        run=run_streaming,
+        peers=[Peer("torchmath in-memory", run_in_memory, goal=1.5, cpu_only=False,
+                    options="whole tensor in memory")],
+        check=check,
+        tolerance=1e-8,
+        bytes_moved=lambda p: _passes(p) * p["n"] * p["d"] * 8,
+        scaling="n",
     ))
