@@ -15,8 +15,10 @@ from torchmath._validation import (
     check_positive,
     check_shape,
     fail,
+    validating,
 )
 from torchmath.linalg.eigen import safe_eigh, safe_svd
+from torchmath.linalg.gram import column_gram
 
 __all__ = ["LstsqResult", "lstsq", "orthogonal_complement", "project", "projection_matrix"]
 
@@ -174,20 +176,28 @@ def _svd_solve(U: Tensor, S: Tensor, Vh: Tensor, B: Tensor, rcond: float) -> tup
     return X, mask.sum(-1)
 
 
-def _qr_solve_no_grad(A: Tensor, B: Tensor, rcond: float) -> tuple[Tensor, Tensor, Tensor]:
+def _qr_solve_no_grad(A: Tensor, B: Tensor, rcond: float, fn: str
+                      ) -> tuple[Tensor, Tensor, Tensor]:
     # The same complete orthogonal decomposition without forming Q: LAPACK's geqrf keeps
     # Q as Householder reflectors and ormqr applies them (about half the work of an
     # explicit Q). torch.geqrf has no autograd, so this path runs only without gradients.
+    # The SVD of the triangular factor is the SVD of A (Chan's R-SVD), so this also
+    # serves method="svd" without gradients. A non-finite entry of A always reaches the
+    # triangular factor (through the column norms and reflections), so A's finiteness is
+    # checked there, on n x n numbers instead of m x n.
     m, n = A.shape[-2:]
-    if m >= n:  # A = Q R, R = Ur S Vh:  x = Vh^T S^+ Ur^T (Q^T b)[:n]
-        a, tau = torch.geqrf(A)
+    tall = m >= n
+    a, tau = torch.geqrf(A if tall else A.mT)
+    k = min(m, n)
+    R = a[..., :k, :].triu()
+    if validating() and not bool(torch.isfinite(R).all()):
+        check_finite(fn, "A", A)
+    Ur, S, Vh = torch.linalg.svd(R, full_matrices=False)
+    if tall:  # A = Q R, R = Ur S Vh:  x = Vh^T S^+ Ur^T (Q^T b)[:n]
         QtB = torch.ormqr(a, tau, B, left=True, transpose=True)[..., :n, :]
-        Ur, S, Vh = torch.linalg.svd(a[..., :n, :].triu(), full_matrices=False)
         X, rank = _svd_solve(Ur, S, Vh, QtB, rcond)
         return X, rank, S
     # A^T = Q R, so A = R^T Q^T and x = Q [(R^T)^+ b; 0], with R = Ur S Vh.
-    a, tau = torch.geqrf(A.mT)
-    Ur, S, Vh = torch.linalg.svd(a[..., :m, :].triu(), full_matrices=False)
     Y, rank = _svd_solve(Vh.mT, S, Ur.mT, B, rcond)  # R^T = Vh^T S Ur^T
     Y = torch.cat([Y, Y.new_zeros(*Y.shape[:-2], n - m, Y.shape[-1])], -2)
     return torch.ormqr(a, tau, Y, left=True, transpose=False), rank, S
@@ -211,7 +221,11 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
       :math:`2mn^2 + O(n^3)`. Without gradients, Q stays in LAPACK's reflector form
       (``torch.geqrf``/``torch.ormqr``, never formed); with gradients, the differentiable
       ``torch.linalg.qr`` is used;
-    - ``"svd"``: the SVD of ``A`` directly (:func:`~torchmath.linalg.safe_svd`);
+    - ``"svd"``: the SVD of ``A`` (:func:`~torchmath.linalg.safe_svd`, whose backward
+      is stable at repeated singular values) when gradients are needed; without them,
+      the SVD is computed as Chan's R-SVD (the QR above, then the SVD of ``R``: the same
+      factorization ``A = (Q U_R) S V^\top``, never forming the :math:`m \times n` left
+      factor), so it costs what ``"qr"`` costs;
     - ``"cholesky"``: the normal equations :math:`A^\top A x = A^\top b` by Cholesky,
       :math:`mn^2` — fastest for :math:`m \gg n`, but its error grows like
       :math:`\kappa(A)^2`; the rank and singular values come from the eigenvalues of
@@ -265,19 +279,20 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
     else:
         check_shape(fn, "b", b, (m, None))
         B = b
-    check_finite(fn, "A", A)
     check_finite(fn, "b", b)
     if rcond is None:
         rcond = _default_rcond(A)
     else:
         check_positive(fn, "rcond", rcond, strict=False)
-    if method == "svd":
+    with_grad = torch.is_grad_enabled() and (A.requires_grad or b.requires_grad)
+    if method != "cholesky" and not with_grad:  # A's finiteness is checked inside
+        X, rank, S = _qr_solve_no_grad(A, B, rcond, fn)
+    elif method == "svd":
+        check_finite(fn, "A", A)
         U, S, Vh = safe_svd(A)
         X, rank = _svd_solve(U, S, Vh, B, rcond)
-    elif method == "qr" and not (torch.is_grad_enabled() and (A.requires_grad or
-                                                             b.requires_grad)):
-        X, rank, S = _qr_solve_no_grad(A, B, rcond)
     elif method == "qr":
+        check_finite(fn, "A", A)
         tall = m >= n
         Q, R = torch.linalg.qr(A if tall else A.mT)
         Ur, S, Vhr = safe_svd(R)
@@ -286,7 +301,8 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
         else:  # A = R^T Q^T = Vhr^T S (Q Ur)^T
             X, rank = _svd_solve(Vhr.mT, S, (Q @ Ur).mT, B, rcond)
     else:
-        G = A.mT @ A
+        check_finite(fn, "A", A)
+        G = column_gram(A)
         AtB = A.mT @ B
         lam, V = safe_eigh(G)
         lam = lam.clamp_min(0).flip(-1)
