@@ -376,10 +376,14 @@ class GaussianMixture(Estimator):
                 # reads the responsibilities contiguously: measured 1.2x faster per pass
                 # than (c, R K) on one core, and 2x faster than F.T @ resp for the M-step.
                 logp = torch.mm(params.A.T, F.T, out=buffers[2][:R * K * c].view(R * K, c))
+                # logsumexp and the responsibilities in place, with one exp: the logits
+                # are finite (finite data, positive-definite covariances).
                 logp = logp.view(R, K, c)
-                lse = torch.logsumexp(logp, 1)  # (R, c)
-                ll += lse.sum(-1)
-                resp = torch.sub(logp, lse.unsqueeze(1), out=logp).exp_().view(R * K, c)
+                top = logp.amax(1, keepdim=True)  # (R, 1, c)
+                expd = logp.sub_(top).exp_()
+                total = expd.sum(1, keepdim=True)
+                ll += (top + total.log()).sum((1, 2))
+                resp = expd.div_(total).view(R * K, c)
                 if M is None:
                     M = resp @ F  # (R K, width)
                 else:
