@@ -126,3 +126,28 @@ def test_lstsq_rank_deficient_on_every_device(device, method):
     assert out.solution.device.type == device.type
     assert int(out.rank) == 4
     assert_close(out.solution, x, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape", [(7, 4), (4, 7)])
+@pytest.mark.parametrize("where", [(0, 0), (3, 3), (-1, 1), (1, -1)])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_lstsq_non_finite_A_is_named(method, shape, where, value):
+    # The QR paths check A's finiteness on the triangular factor: every position of a
+    # non-finite entry, tall or wide, must still be reported as 'A'.
+    A = torch.randn(*shape, dtype=F64)
+    A[where] = value
+    b = torch.randn(shape[0], dtype=F64)
+    assert_raises_naming(ValueError, lambda: lstsq(A, b, method=method), "lstsq", "'A'")
+
+
+def test_lstsq_svd_without_gradients_equals_with_gradients():
+    A = _rank_deficient(30, 6, 3)
+    b = torch.randn(30, dtype=F64)
+    plain = lstsq(A, b, method="svd")
+    Ag = A.clone().requires_grad_(True)
+    graded = lstsq(Ag, b, method="svd")
+    assert_close(plain.solution, graded.solution.detach(), rtol=1e-10, atol=1e-12)
+    assert_close(plain.singular_values, graded.singular_values.detach(), rtol=1e-12,
+                 atol=1e-12)
+    assert int(plain.rank) == int(graded.rank) == 3
