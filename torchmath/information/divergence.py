@@ -312,14 +312,15 @@ def f_divergence(*, p_probs: Tensor | None = None, p_logits: Tensor | None = Non
         raise fail(fn, "f", "to be a name or a callable", type(f).__name__, TypeError)
     p, _, q, _ = _pq(fn, p_probs, p_logits, p_log_probs, q_probs, q_logits, q_log_probs, dim)
     p, q = torch.broadcast_tensors(p, q)
-    q_pos = q > 0
-    safe_q = torch.where(q_pos, q, torch.ones_like(q))
-    inner = torch.where(q_pos, safe_q * f(p / safe_q), torch.zeros_like(q))
+    # Only an exact zero in q takes the limit; a NaN stays NaN.
+    q_zero = q == 0
+    safe_q = torch.where(q_zero, torch.ones_like(q), q)
+    inner = torch.where(q_zero, torch.zeros_like(q), safe_q * f(p / safe_q))
     if f_slope == math.inf:
-        edge = torch.where(p > 0, torch.full_like(p, math.inf), torch.zeros_like(p))
+        edge = torch.where(p == 0, torch.zeros_like(p), p * math.inf)
     else:
         edge = p * f_slope
-    return torch.where(q_pos, inner, edge).sum(dim)
+    return torch.where(q_zero, edge, inner).sum(dim)
 
 
 def _gaussian_parts(fn: str, name: str, mean: Tensor, cov: Tensor, diagonal: bool):

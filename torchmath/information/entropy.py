@@ -125,7 +125,7 @@ def _check_joint(fn: str, joint: Tensor, ndim: int) -> Tensor:
         total = joint.detach().sum(tuple(range(-ndim, 0)))
         atol = 1e-6 if joint.dtype == torch.float64 else 1e-4
         worst = float((total - 1).abs().max()) if total.numel() else 0.0
-        if worst > atol:
+        if not worst <= atol:
             raise fail(fn, "joint", f"to sum to one over its last {ndim} dimensions",
                        f"sums off by up to {worst:.3g}")
     return joint
