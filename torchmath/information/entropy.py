@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from torchmath._validation import (
+    check_cholesky,
     check_floating,
     check_int,
     check_matrix_square,
@@ -246,9 +247,7 @@ def gaussian_entropy(cov: Tensor, *, base: float | None = None) -> Tensor:
     check_floating(fn, "cov", cov)
     check_matrix_square(fn, "cov", cov)
     scale = log_base(fn, base)
-    L, info = torch.linalg.cholesky_ex(cov)
-    if validating() and bool((info != 0).any()):
-        raise fail(fn, "cov", "to be positive definite", "a matrix whose Cholesky failed")
+    L = check_cholesky(fn, "cov", cov)
     d = cov.shape[-1]
     half_logdet = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
     return (0.5 * d * (1 + _LOG_2PI) + half_logdet) / scale
