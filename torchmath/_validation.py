@@ -47,6 +47,7 @@ __all__ = [
     "compute_dtype",
     "fail",
     "get_validate_args",
+    "not_positive_definite",
     "set_validate_args",
     "validating",
 ]
@@ -258,7 +259,7 @@ def check_simplex(fn: str, name: str, p: Tensor, dim: int = -1, atol: float | No
     return p
 
 
-def _not_pd(fn: str, name: str, A: Tensor) -> ValueError:
+def not_positive_definite(fn: str, name: str, A: Tensor) -> ValueError:
     """The standard 'not positive definite' error; names NaN/inf instead of running an
     eigensolver on them."""
     A = A.detach()
@@ -276,7 +277,7 @@ def check_positive_definite(fn: str, name: str, A: Tensor) -> Tensor:
     if validating():
         _, info = torch.linalg.cholesky_ex(A.detach())
         if bool((info != 0).any()) or not bool(torch.isfinite(A).all()):
-            raise _not_pd(fn, name, A)
+            raise not_positive_definite(fn, name, A)
     return A
 
 
@@ -289,7 +290,7 @@ def check_cholesky(fn: str, name: str, A: Tensor) -> Tensor:
     L, info = torch.linalg.cholesky_ex(A)
     if validating():
         if bool((info != 0).any()) or not bool(torch.isfinite(A).all()):
-            raise _not_pd(fn, name, A)
+            raise not_positive_definite(fn, name, A)
         return L
     return torch.where((info != 0)[..., None, None], torch.full_like(L, float("nan")), L)
 

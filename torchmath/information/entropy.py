@@ -11,6 +11,7 @@ from torch import Tensor
 
 from torchmath._validation import (
     check_cholesky,
+    check_finite,
     check_floating,
     check_int,
     check_matrix_square,
@@ -296,6 +297,7 @@ def knn_entropy(x: Tensor, k: int = 3, *, base: float | None = None) -> Tensor:
     if x.dim() == 1:
         x = x.unsqueeze(-1)
     check_ndim(fn, "x", x, min_ndim=2)
+    check_finite(fn, "x", x)
     n, d = x.shape[-2], x.shape[-1]
     check_min_rows(fn, "x", n, 2)
     eps = nearest_kth(fn, x, k)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._validation import (
     check_choice,
     check_finite,
@@ -272,7 +273,7 @@ def _jitter(X: Tensor, noise: float, generator: torch.Generator | None) -> Tenso
     if noise == 0:
         return X
     scale = X.abs().mean(0).clamp_min(1.0)
-    eps = torch.randn(X.shape, generator=generator, dtype=X.dtype).to(X.device)
+    eps = _random.randn(X.shape, generator=generator, dtype=X.dtype, device=X.device)
     return X + noise * scale * eps
 
 

@@ -38,9 +38,12 @@ def _scores(fn: str, scores: Tensor) -> Tensor:
 
 
 def _off_diagonal(scores: Tensor) -> Tensor:
+    """The ``n (n - 1)`` off-diagonal entries of ``(..., n, n)``, without a boolean mask
+    (whose indexing is a host sync): dropping the first of the flattened entries and
+    reading the rest as ``(n - 1, n + 1)`` rows puts the diagonal in the last column."""
     n = scores.shape[-1]
-    mask = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    return scores[..., mask].reshape(*scores.shape[:-2], n * (n - 1))
+    flat = scores.flatten(-2)[..., 1:]
+    return flat.unflatten(-1, (n - 1, n + 1))[..., :-1].flatten(-2)
 
 
 def infonce_bound(scores: Tensor) -> Tensor:

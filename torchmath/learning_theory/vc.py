@@ -16,6 +16,7 @@ from torch import Tensor
 
 from torchmath._validation import (
     check_choice,
+    check_finite,
     check_floating,
     check_int,
     check_ndim,
@@ -150,6 +151,7 @@ def _check_points(fn: str, points: Tensor, hypothesis_class: str) -> Tensor:
     check_choice(fn, "hypothesis_class", hypothesis_class, HYPOTHESIS_CLASSES)
     check_floating(fn, "points", points)
     check_ndim(fn, "points", points, min_ndim=2)
+    check_finite(fn, "points", points)
     if hypothesis_class in ("threshold", "interval") and points.shape[-1] != 1:
         raise fail(fn, "points", f"of shape (..., n, 1) for the class '{hypothesis_class}' "
                    "(points on the line)", tuple(points.shape))
@@ -450,6 +452,7 @@ def empirical_rademacher_complexity(outputs: Tensor, *, n_draws: int | None = 10
     fn = "empirical_rademacher_complexity"
     check_floating(fn, "outputs", outputs)
     check_ndim(fn, "outputs", outputs, min_ndim=2)
+    check_finite(fn, "outputs", outputs)
     n = outputs.shape[-1]
     if n_draws is None:
         if n > MAX_POINTS:

@@ -119,7 +119,9 @@ def orthogonal_complement(A: Tensor, *, rcond: float | None = None) -> Tensor:
 
     The trailing left singular vectors of a complete SVD, after the numerical rank
     :math:`r`. The number of columns depends on the rank, so a batch must share one
-    rank (one host sync to read it).
+    rank (one host sync to read it; hence no ``vmap``/``torch.compile``). The basis is
+    differentiable: gauge-invariant uses such as the projector :math:`NN^\top = I - P`
+    get the exact gradient.
 
     Args:
         A: matrices.
@@ -148,13 +150,23 @@ def orthogonal_complement(A: Tensor, *, rcond: float | None = None) -> Tensor:
     check_finite(fn, "A", A)
     if rcond is None:
         rcond = _default_rcond(A)
-    U, S, _ = torch.linalg.svd(A, full_matrices=True)
-    ranks = _rank_mask(S, rcond).sum(-1)
+    with torch.no_grad():
+        U, S, _ = torch.linalg.svd(A, full_matrices=True)
+        ranks = _rank_mask(S, rcond).sum(-1)
     r = int(ranks.max()) if ranks.numel() else 0
     if ranks.numel() and int(ranks.min()) != r:
         raise fail(fn, "A", "matrices of one rank across the batch",
                    f"ranks from {int(ranks.min())} to {r}")
-    return U[..., r:]
+    # The trailing singular vectors of a complete SVD carry no gradient (torch's SVD
+    # backward ignores them). M = (I - P) N0, with P = U_r U_r^T differentiable and N0
+    # held fixed, spans col(A)^perp for every A near this one; N = M L^{-T} with
+    # M^T M = L L^T is orthonormal. It equals N0 here (M = N0, L = I), and N N^T = I - P
+    # exactly, so every gauge-invariant use is differentiable to all orders.
+    N0 = U[..., r:]
+    Ur = torch.linalg.svd(A, full_matrices=False).U[..., :r]
+    M = N0 - Ur @ (Ur.mT @ N0)
+    L = torch.linalg.cholesky(M.mT @ M)
+    return torch.linalg.solve_triangular(L.mT, M, upper=True, left=False)
 
 
 class LstsqResult(NamedTuple):

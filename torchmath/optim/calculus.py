@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._validation import check_floating, check_ndim, check_positive, fail
 from torchmath.linalg import lanczos_eigsh
 
@@ -403,7 +404,7 @@ def lipschitz_constant(f: Callable[[Tensor], Tensor], x: Tensor, *,
     out = []
     for point in points:
         matvec = lambda v, z=point: torch.func.jvp(grad_f, (z,), (v,))[1]  # noqa: E731
-        v0 = torch.randn(d, generator=generator, dtype=x.dtype).to(x.device)
+        v0 = _random.randn((d,), generator=generator, dtype=x.dtype, device=x.device)
         w, _ = lanczos_eigsh(matvec, d, k=1, which="LM", max_iter=max_iter, tol=tol, v0=v0)
         out.append(w[0].detach().abs())
     return torch.stack(out).reshape(x.shape[:-1])

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._batches import row_chunks
 from torchmath._validation import (
     check_cholesky,
@@ -305,8 +306,8 @@ def mvn_sample(mean: Tensor, *, cov: Tensor | None = None, scale_tril: Tensor | 
     check_finite(fn, "mean", mean)
     L = check_cholesky(fn, form, matrix) if form == "cov" else matrix
     batch = torch.broadcast_shapes(mean.shape[:-1], L.shape[:-2])
-    eps = torch.randn((n, *batch, d), dtype=mean.dtype, device=mean.device,
-                      generator=generator)
+    eps = _random.randn((n, *batch, d), generator=generator, dtype=mean.dtype,
+                        device=mean.device)
     if L.dim() == 2:
         return mean + eps @ L.mT
     return mean + (eps.unsqueeze(-2) @ L.mT).squeeze(-2)
