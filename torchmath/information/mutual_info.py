@@ -304,8 +304,13 @@ def _mi_continuous_discrete(c: Tensor, labels: Tensor, k: int) -> Tensor:
             - _digamma(label_count[order], c).mean(-1) - _digamma(m_all, c).mean(-1))
 
 
-def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
-                       k: int = 3, noise: float = 0.0,
+def _default_generator(generator: torch.Generator | None) -> torch.Generator:
+    """scikit-learn-like seeded jitter: a fixed seed unless a generator is given."""
+    return torch.Generator().manual_seed(0) if generator is None else generator
+
+
+def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool | None = None,
+                       k: int = 3, noise: float = 1e-10,
                        generator: torch.Generator | None = None) -> Tensor:
     r"""Mutual information between each feature (column) of ``X`` and the target ``y``.
 
@@ -315,24 +320,28 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     Continuous features are divided by their standard deviation first (as scikit-learn
     does). For a continuous target, :math:`\hat I` is the KSG estimator
     (:func:`ksg_mutual_information`, with ``y`` scaled too) — scikit-learn's
-    ``mutual_info_regression``; for a discrete target (``discrete_target=True``), Ross's
-    nearest-neighbour estimator — scikit-learn's ``mutual_info_classif``. All features are
-    estimated in one batched call; negative estimates are clipped to 0. Features are
-    treated as continuous.
+    ``mutual_info_regression``; for a discrete target, Ross's nearest-neighbour
+    estimator — scikit-learn's ``mutual_info_classif``. All features are estimated in one
+    batched call; negative estimates are clipped to 0. Features are treated as continuous.
 
-    By default (``noise=0``) no jitter is added, so the scores are deterministic and equal
-    scikit-learn's estimator on data without ties. Nearest-neighbour estimators degrade
-    on tied values (many zero distances); ``noise=1e-10`` adds scikit-learn's tie-breaking
-    jitter, :math:`10^{-10}\max(1, \overline{|x|})\,\epsilon` per scaled column (and to a
-    continuous target), drawn from ``generator``.
+    Nearest-neighbour estimators are inflated by tied values (many zero distances), and
+    real data is full of ties (every feature of scikit-learn's diabetes and breast-cancer
+    sets has some). So, as scikit-learn does, a tie-breaking jitter
+    :math:`\text{noise}\cdot\max(1, \overline{|x|})\,\epsilon` is added per scaled column
+    (and to a continuous target) by default (``noise=1e-10``), drawn from ``generator``
+    — by default a generator seeded with 0, so the scores are reproducible. The scores
+    then agree with scikit-learn's within its own seed-to-seed spread; ``noise=0`` turns
+    the jitter off (exact, deterministic, equal to scikit-learn's estimator on data
+    without ties).
 
     Args:
         X: features.
-        y: target values, or integer class labels with ``discrete_target=True``.
-        discrete_target: treat ``y`` as class labels.
+        y: target values, or class labels.
+        discrete_target: treat ``y`` as class labels; ``None`` (default) decides from the
+            dtype: integer (or bool) ``y`` are labels, floating ``y`` a continuous target.
         k: neighbour order.
-        noise: relative jitter added to break ties (scikit-learn uses ``1e-10``).
-        generator: random generator for the jitter.
+        noise: relative jitter added to break ties (scikit-learn's ``1e-10``); 0 for none.
+        generator: random generator for the jitter (any device; default: seeded with 0).
 
     Shape:
         ``X``: ``(n, p)``; ``y``: ``(n,)``; returns ``(p,)``.
@@ -347,15 +356,19 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     Example:
         >>> import torch
         >>> g = torch.Generator().manual_seed(0)
-        >>> X = torch.randn(500, 3, generator=g, dtype=torch.float64)
-        >>> y = X[:, 0] + 0.1 * torch.randn(500, generator=g, dtype=torch.float64)
+        >>> X = torch.randn(300, 3, generator=g, dtype=torch.float64)
+        >>> y = (X[:, 1] > 0).long()               # integer labels: a discrete target
         >>> mutual_info_scores(X, y).argmax().item()
-        0
+        1
 
     Source: Kraskov et al. (2004); Ross (2014), "Mutual information between discrete and
-    continuous data sets", PLoS ONE 9(2).
+    continuous data sets", PLoS ONE 9(2); scikit-learn's ``mutual_info_regression``.
     """
-    fn = "mutual_info_scores"
+    return _scores("mutual_info_scores", X, y, discrete_target, k, noise, generator)
+
+
+def _scores(fn: str, X: Tensor, y: Tensor, discrete_target: bool | None, k: int,
+            noise: float, generator: torch.Generator | None) -> Tensor:
     check_floating(fn, "X", X)
     check_ndim(fn, "X", X, ndim=2)
     check_finite(fn, "X", X)
@@ -365,9 +378,12 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     check_same_size(fn, ("X", "y"), (X, y))
     _check_k(fn, k, X.shape[0])
     check_positive(fn, "noise", noise, strict=False)
+    if discrete_target is None:
+        discrete_target = not (y.is_floating_point() or y.is_complex())
+    generator = _default_generator(generator)
     Xs = _jitter(_scale_columns(X), noise, generator).mT.contiguous()  # (p, n)
     if discrete_target:
-        if y.is_floating_point() and bool((y != y.round()).any()):
+        if y.is_floating_point() and validating() and bool((y != y.round()).any()):
             raise fail(fn, "y", "to hold class labels with discrete_target=True",
                        "non-integer values")
         mi = _mi_continuous_discrete(Xs, y, k)
@@ -379,8 +395,8 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
 
 
 def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
-                    discrete_target: bool = False, n_neighbors: int = 3,
-                    noise: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+                    discrete_target: bool | None = None, n_neighbors: int = 3,
+                    noise: float = 1e-10, generator: torch.Generator | None = None) -> Tensor:
     r"""Choose ``k`` features by mutual information with the target.
 
     .. math::
@@ -395,10 +411,11 @@ def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
 
     Args:
         X: features.
-        y: target (values, or labels with ``discrete_target=True``).
+        y: target values, or class labels.
         k: number of features to keep, ``1 <= k <= p``.
         method: ``"mi"`` or ``"mrmr"``.
-        discrete_target: treat ``y`` as class labels.
+        discrete_target: treat ``y`` as class labels; ``None`` (default): integer ``y``
+            are labels, floating ``y`` a continuous target.
         n_neighbors: neighbour order of the estimators.
         noise, generator: tie-breaking jitter, as in :func:`mutual_info_scores`.
 
@@ -430,8 +447,8 @@ def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
     check_int(fn, "k", k, minimum=1)
     if k > p:
         raise fail(fn, "k", f"to be at most the number of features ({p})", k)
-    relevance = mutual_info_scores(X, y, discrete_target=discrete_target, k=n_neighbors,
-                                   noise=noise, generator=generator)
+    generator = _default_generator(generator)
+    relevance = _scores(fn, X, y, discrete_target, n_neighbors, noise, generator)
     if method == "mi":
         return relevance.topk(k).indices
     Xs = _jitter(_scale_columns(X), noise, generator).mT.contiguous().unsqueeze(-1)
