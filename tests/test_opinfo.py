@@ -36,16 +36,18 @@ def _is_sym(a) -> bool:
             and bool(torch.equal(a, a.mT)))
 
 
-def _diff_fn(op: OpInfo, args: tuple, which: tuple[int, ...]):
+def _diff_fn(op: OpInfo, args: tuple, which: tuple[int, ...], *, constants: bool = True):
     """``op`` as a function of the arguments ``which``; symmetric matrix arguments are
-    symmetrized inside, so a perturbation of one entry stays a symmetric matrix."""
+    symmetrized inside, so a perturbation of one entry stays a symmetric matrix. Without
+    ``constants``, outputs that do not depend on the inputs (no grad) are left out."""
     sym = {i for i in which if _is_sym(args[i])}
 
     def f(*diff):
         full = list(args)
         for i, t in zip(which, diff, strict=True):
             full[i] = (t + t.mT) / 2 if i in sym else t
-        return floats(op.op(*full))
+        out = floats(op.op(*full))
+        return out if constants else tuple(t for t in out if t.requires_grad)
     return f
 
 
@@ -78,17 +80,20 @@ def test_reference(op):
 def test_gradcheck(op, no_validation):
     # validation off: gradcheck's perturbations step off a simplex by 1e-6
     _skip(op, "gradcheck")
-    for batch in ((), (2,)):
+    # fast_mode: PyTorch's randomized projection of the Jacobian (as its OpInfo tests do)
+    for batch in ((),) if op.batched == () else ((), (2,)):
         args = op.sample(torch.float64, batch)
         inputs = tuple(args[i].detach().requires_grad_() for i in op.grad)
-        f = _diff_fn(op, args, op.grad)
-        assert torch.autograd.gradcheck(f, inputs)
+        f = _diff_fn(op, args, op.grad, constants=False)
+        assert torch.autograd.gradcheck(f, inputs, fast_mode=True)
         if op.gradgrad:
-            assert torch.autograd.gradgradcheck(f, inputs)
+            assert torch.autograd.gradgradcheck(f, inputs, fast_mode=True)
         else:
             assert "gradgradcheck" in op.skips, "say why there is no second derivative"
 
 
+# torch's own note that some linalg batching rules fall back to a loop
+@pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")
 @pytest.mark.parametrize("op", OPS, ids=IDS)
 def test_vmap_equals_loop(op):
     _skip(op, "vmap")
@@ -121,13 +126,15 @@ def test_torch_func_transforms_equal_autograd(op, no_validation):
     torch.testing.assert_close(torch.func.grad(total)(x), ref_grad)
     ref_jac = torch.autograd.functional.jacobian(first, x)
     torch.testing.assert_close(torch.func.jacrev(first)(x), ref_jac)
-    if "jacfwd" not in op.skips:
+    if "jacfwd" not in op.skips and "func" not in op.skips:
         torch.testing.assert_close(torch.func.jacfwd(first)(x), ref_jac)
     if op.gradgrad and "hessian" not in op.skips:
         torch.testing.assert_close(torch.func.hessian(total)(x),
                                    torch.autograd.functional.hessian(total, x))
 
 
+# torch's dynamo instantiates autograd.Function classes internally (its own warning)
+@pytest.mark.filterwarnings("ignore:.*should not be instantiated:DeprecationWarning")
 @pytest.mark.parametrize("op", OPS, ids=IDS)
 def test_compile_fullgraph_equals_eager(op, no_validation):
     _skip(op, "compile")
@@ -149,6 +156,7 @@ def test_dtype_follows_inputs(op, dtype):
 @pytest.mark.parametrize("op", OPS, ids=IDS)
 def test_mixed_float32_float64_promotes(op):
     _skip(op, "dtype")
+    _skip(op, "promote")
     args = op.sample(torch.float64)
     idx = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.is_floating_point()]
     if len(idx) < 2:

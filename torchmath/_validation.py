@@ -48,6 +48,7 @@ __all__ = [
     "fail",
     "get_validate_args",
     "not_positive_definite",
+    "promote",
     "set_validate_args",
     "validating",
 ]
@@ -142,6 +143,21 @@ def compute_dtype(*tensors: Any) -> tuple[torch.dtype, torch.dtype]:
         result = torch.get_default_dtype()
     compute = torch.float32 if result in (torch.float16, torch.bfloat16) else result
     return compute, result
+
+
+def promote(*args: Any) -> tuple[tuple[Any, ...], torch.dtype]:
+    """Apply the dtype rule of :func:`compute_dtype` to the floating tensors among
+    ``args`` (others are passed through); returns them cast to the compute dtype, and the
+    result dtype to cast the output back to.
+
+    >>> (a, b), out = promote(torch.ones(1), torch.ones(1, dtype=torch.float64))
+    >>> a.dtype, b.dtype, out
+    (torch.float64, torch.float64, torch.float64)
+    """
+    floating = [a for a in args if isinstance(a, Tensor) and a.is_floating_point()]
+    compute, result = compute_dtype(*floating)
+    return tuple(a.to(compute) if isinstance(a, Tensor) and a.is_floating_point() else a
+                 for a in args), result
 
 
 def check_tensor(fn: str, name: str, x: Any) -> Tensor:
@@ -324,6 +340,8 @@ def check_in_range(fn: str, name: str, value: Any, low: float, high: float, *,
         below = (value <= low) if low_open else (value < low)
         above = (value >= high) if high_open else (value > high)
         if bool((below | above | torch.isnan(value)).any()):
+            if bool(torch.isnan(value).any()):
+                raise fail(fn, name, expected, "NaN entries")
             raise fail(fn, name, expected, f"values from {float(value.min())} to "
                        f"{float(value.max())}")
         return value

@@ -87,10 +87,11 @@ def nearest_kth(fn: str, x: Tensor, k: int, *, chunk: int = 2048) -> Tensor:
     if k >= n:
         raise fail(fn, "k", f"to be smaller than the number of samples ({n})", k)
     idx = []
+    xd = x.detach()  # the search is not differentiated (nor forward-differentiated)
     with torch.no_grad():
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            d = torch.cdist(x[..., start:stop, :], x)
+            d = torch.cdist(xd[..., start:stop, :], xd)
             rows = torch.arange(start, stop, device=x.device)
             d[..., rows - start, rows] = math.inf
             idx.append(d.topk(k, dim=-1, largest=False).indices[..., -1])

@@ -491,6 +491,8 @@ def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, *,
     check_int(fn, "n_iter", n_iter, minimum=0)
     m0, c0, diag0 = _as_gaussian(fn, "p", p.component_distribution)
     m1, c1, diag1 = _as_gaussian(fn, "q", q.component_distribution)
+    for name, t in (("p", m0), ("p", c0), ("q", m1), ("q", c1)):
+        check_no_nan(fn, f"{name} component parameters", t)
     if diag0 != diag1:  # mixed forms: compare as full covariances
         c0 = torch.diag_embed(c0) if diag0 else c0
         c1 = torch.diag_embed(c1) if diag1 else c1

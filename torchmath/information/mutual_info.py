@@ -22,6 +22,7 @@ from torchmath._validation import (
     check_same_size,
     check_tensor,
     fail,
+    promote,
     validating,
 )
 from torchmath.information._forms import log_base, plogq, safe_log
@@ -80,12 +81,14 @@ def mutual_information(joint: Tensor, *, base: float | None = None) -> Tensor:
     return plogq(joint, log_ratio).sum((-2, -1)).clamp_min(0) / scale
 
 
-def _index(fn: str, name: str, idx, d: int, device) -> Tensor:
-    t = torch.as_tensor(idx, dtype=torch.long, device=device).reshape(-1)
-    if t.numel() == 0 or bool(((t < -d) | (t >= d)).any()):
-        raise fail(fn, name, f"to be a non-empty list of indices into {d} variables",
-                   t.tolist())
-    return t % d
+def _index(fn: str, name: str, idx, d: int) -> list[int]:
+    """Indices checked as Python integers (they are configuration, not data: no device
+    sync for a list, and torch.compile folds the checks; a tensor is read once)."""
+    values = idx.reshape(-1).tolist() if isinstance(idx, Tensor) else list(idx)
+    if not values or any(isinstance(i, bool) or not isinstance(i, int) or not -d <= i < d
+                         for i in values):
+        raise fail(fn, name, f"to be a non-empty list of indices into {d} variables", values)
+    return [i % d for i in values]
 
 
 def _half_logdet(fn: str, cov: Tensor) -> Tensor:
@@ -138,11 +141,11 @@ def gaussian_mutual_information(cov: Tensor, x_idx: Sequence[int] | Tensor,
     check_matrix_square(fn, "cov", cov)
     scale = log_base(fn, base)
     d = cov.shape[-1]
-    xi = _index(fn, "x_idx", x_idx, d, cov.device)
-    yi = _index(fn, "y_idx", y_idx, d, cov.device)
-    if bool(torch.isin(xi, yi).any()):
-        raise fail(fn, "x_idx and y_idx", "to be disjoint", (xi.tolist(), yi.tolist()))
-    both = torch.cat((xi, yi))
+    xi = _index(fn, "x_idx", x_idx, d)
+    yi = _index(fn, "y_idx", y_idx, d)
+    if set(xi) & set(yi):
+        raise fail(fn, "x_idx and y_idx", "to be disjoint", (xi, yi))
+    both = xi + yi
     sub = lambda i: cov[..., i, :][..., :, i]  # noqa: E731
     out = _half_logdet(fn, sub(xi)) + _half_logdet(fn, sub(yi)) - _half_logdet(fn, sub(both))
     return out / scale
@@ -389,6 +392,7 @@ def _scores(fn: str, X: Tensor, y: Tensor, discrete_target: bool | None, k: int,
         mi = _mi_continuous_discrete(Xs, y, k)
     else:
         check_floating(fn, "y", y)
+        (Xs, y), _ = promote(Xs, y)
         ys = _jitter(_scale_columns(y.to(X.dtype).unsqueeze(-1)), noise, generator)
         mi = _ksg_batched(Xs.unsqueeze(-1), ys.expand(Xs.shape[0], -1, 1), k)
     return mi.clamp_min(0)

@@ -21,6 +21,7 @@ from torchmath._validation import (
     check_int,
     check_ndim,
     fail,
+    validating,
 )
 from torchmath.learning_theory._common import as_float_tensors
 from torchmath.learning_theory.pac import (
@@ -72,7 +73,7 @@ def growth_function_bound(n, vc_dim, *, log: bool = False) -> Tensor:
     n, d = as_float_tensors(fn, n=n, vc_dim=vc_dim)
     for name, t in (("n", n), ("vc_dim", d)):
         _check_at_least(fn, name, t, 0, "to be non-negative")
-        if bool((t != torch.round(t)).any()):
+        if validating() and bool((t != torch.round(t)).any()):
             raise fail(fn, name, "to hold integers", "fractional values")
     top = int(torch.minimum(n, d).max()) if n.numel() else 0
     i = torch.arange(top + 1, dtype=n.dtype, device=n.device)

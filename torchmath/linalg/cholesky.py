@@ -13,6 +13,7 @@ from torchmath._validation import (
     check_matrix_square,
     check_shape,
     not_positive_definite,
+    promote,
 )
 
 __all__ = ["CholeskyJitterWarning", "safe_cholesky", "tril_solve"]
@@ -123,6 +124,7 @@ def tril_solve(scale_tril: Tensor, x: Tensor) -> Tensor:
     check_matrix_square(fn, "scale_tril", scale_tril)
     d = scale_tril.shape[-1]
     check_shape(fn, "x", x, (d,))
+    (scale_tril, x), _ = promote(scale_tril, x)
     batch = torch.broadcast_shapes(x.shape[:-1], scale_tril.shape[:-2])
     nb = len(batch)
     fac_batch = (1,) * (nb - (scale_tril.dim() - 2)) + tuple(scale_tril.shape[:-2])

@@ -15,6 +15,7 @@ from torchmath._validation import (
     check_positive,
     check_shape,
     fail,
+    promote,
 )
 from torchmath.linalg.eigen import safe_eigh, safe_svd
 
@@ -106,6 +107,7 @@ def project(x: Tensor, A: Tensor, *, rcond: float | None = None) -> Tensor:
     U, mask = _range_basis(fn, A, rcond)
     check_floating(fn, "x", x)
     check_shape(fn, "x", x, (A.shape[-2],))
+    (x, U), _ = promote(x, U)
     coords = (U.mT @ x.unsqueeze(-1)).squeeze(-1) * mask
     return (U @ coords.unsqueeze(-1)).squeeze(-1)
 
@@ -279,6 +281,7 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
         B = b
     check_finite(fn, "A", A)
     check_finite(fn, "b", b)
+    (A, B), _ = promote(A, B)
     if rcond is None:
         rcond = _default_rcond(A)
     else:

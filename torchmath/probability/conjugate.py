@@ -328,8 +328,7 @@ def normal_inverse_gamma(x: Tensor, mean=0.0, kappa=1.0, alpha=1.0, beta=1.0
     an = a0 + n / 2
     bn = b0 + ss / 2 + k0 * n * (xbar - m0).square() / (2 * kn)
     post_mean = StudentT(2 * an, mn, (bn / (an * kn)).sqrt(), **_NV)
-    predictive = StudentT(2 * an, mn, (bn * (kn + 1) / (an * kn)).sqrt(),
-                          validate_args=False)
+    predictive = StudentT(2 * an, mn, (bn * (kn + 1) / (an * kn)).sqrt(), **_NV)
     extra = {"variance": InverseGamma(an, bn, **_NV), "map_variance": bn / (an + 1.5)}
     return ConjugatePosterior({"mean": mn, "kappa": kn, "alpha": an, "beta": bn}, post_mean,
                               predictive, mn, extra)

@@ -20,6 +20,7 @@ from torchmath._validation import (
     check_positive,
     check_shape,
     compute_dtype,
+    promote,
     validating,
 )
 from torchmath.linalg import tril_solve
@@ -62,10 +63,11 @@ def normal_log_prob(x: Tensor, mean: Tensor | float, std: Tensor | float) -> Ten
     fn = "normal_log_prob"
     check_floating(fn, "x", x)
     check_positive(fn, "std", std)
+    (x, mean, std), out = promote(x, mean, std)
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
     z = (x - mean) / std
-    return -0.5 * z.square() - std.log() - 0.5 * _LOG_2PI
+    return (-0.5 * z.square() - std.log() - 0.5 * _LOG_2PI).to(out)
 
 
 def _sq_norms(x: Tensor, mean: Tensor, W: Tensor) -> Tensor:
@@ -304,10 +306,11 @@ def mvn_sample(mean: Tensor, *, cov: Tensor | None = None, scale_tril: Tensor | 
     d = matrix.shape[-1]
     check_shape(fn, "mean", mean, (d,))
     check_finite(fn, "mean", mean)
+    (mean, matrix), out = promote(mean, matrix)
     L = check_cholesky(fn, form, matrix) if form == "cov" else matrix
     batch = torch.broadcast_shapes(mean.shape[:-1], L.shape[:-2])
     eps = _random.randn((n, *batch, d), generator=generator, dtype=mean.dtype,
                         device=mean.device)
     if L.dim() == 2:
-        return mean + eps @ L.mT
-    return mean + (eps.unsqueeze(-2) @ L.mT).squeeze(-2)
+        return (mean + eps @ L.mT).to(out)
+    return (mean + (eps.unsqueeze(-2) @ L.mT).squeeze(-2)).to(out)
