@@ -152,3 +152,10 @@ def test_self_information_is_element_wise_on_probabilities():
                          "self_information", "'probs'")
     assert_raises_naming(ValueError, lambda: self_information(log_probs=torch.tensor([0.5])),
                          "self_information", "'log_probs'")
+
+
+def test_knn_entropy_refuses_more_than_k_coinciding_samples():
+    x = torch.randn(20, 2, dtype=torch.float64)
+    x[:5] = 0.0  # 5 copies: the 3rd neighbour of each is at distance 0 (estimate -inf)
+    assert_raises_naming(ValueError, lambda: knn_entropy(x, 3), "knn_entropy", "'x'")
+    assert torch.isfinite(knn_entropy(x, 5))

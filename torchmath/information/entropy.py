@@ -320,6 +320,10 @@ def knn_entropy(x: Tensor, k: int = 3, *, base: float | None = None) -> Tensor:
     n, d = x.shape[-2], x.shape[-1]
     check_min_rows(fn, "x", n, 2)
     eps = nearest_kth(fn, x, k)
+    if validating() and bool((eps == 0).any()):
+        raise fail(fn, "x", f"to hold at most {k} copies of any sample (more coinciding samples "
+                   "put the k-th neighbour at distance 0 and the estimate at -inf; add a "
+                   "little noise or raise k)", "duplicate samples")
     log_unit_ball = 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1)
     const = torch.special.digamma(x.new_tensor(float(n))) \
         - torch.special.digamma(x.new_tensor(float(k))) + log_unit_ball

@@ -348,7 +348,8 @@ class MINE(_Bound):
                 m = mean_exp.detach().to(self.ema)
                 self.ema = torch.where(torch.isnan(self.ema), m,
                                        self.ema_decay * self.ema + (1 - self.ema_decay) * m)
-        denom = self.ema.to(mean_exp) if not bool(torch.isnan(self.ema)) \
-            else mean_exp.detach()
+        # no host sync: the first step (ema still NaN) divides by the batch's own value
+        ema = self.ema.to(mean_exp)
+        denom = torch.where(torch.isnan(ema), mean_exp.detach(), ema)
         surrogate = scores.diagonal(dim1=-2, dim2=-1).mean(-1) - mean_exp / denom
         return value.detach() + (surrogate - surrogate.detach())

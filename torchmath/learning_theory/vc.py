@@ -39,6 +39,8 @@ HYPOTHESIS_CLASSES = ("threshold", "interval", "axis_aligned_rectangle", "halfsp
 
 #: Most points :func:`can_shatter` enumerates labellings for (2**16 labellings).
 MAX_POINTS = 16
+#: ``all_labellings`` refuses more points than this: its table has ``2**n * n`` entries.
+MAX_LABELLING_POINTS = 24
 
 
 def growth_function_bound(n, vc_dim, *, log: bool = False) -> Tensor:
@@ -143,7 +145,15 @@ def all_labellings(n: int, *, device=None) -> Tensor:
                 [1, 0],
                 [0, 1],
                 [1, 1]], dtype=torch.int32)
+
+    Raises:
+        ValueError: ``n`` negative or above ``MAX_LABELLING_POINTS`` (24: 2**24 rows of
+            24 bools is 400 MB; 40 points would ask for 8.8 TB).
     """
+    check_int("all_labellings", "n", n, minimum=0)
+    if n > MAX_LABELLING_POINTS:
+        raise fail("all_labellings", "n", f"at most {MAX_LABELLING_POINTS} (a (2**n, n) "
+                   "table)", n)
     k = torch.arange(2 ** n, device=device).unsqueeze(-1)
     return (k >> torch.arange(n, device=device)) & 1 == 1
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from torchmath import _random
-from torchmath._validation import check_floating, check_ndim, check_positive, fail
+from torchmath._validation import check_floating, check_int, check_ndim, check_positive, fail
 from torchmath.linalg import lanczos_eigsh
 
 __all__ = [
@@ -396,6 +396,8 @@ def lipschitz_constant(f: Callable[[Tensor], Tensor], x: Tensor, *,
     """
     fn = "lipschitz_constant"
     _check_point(fn, x)
+    if max_iter is not None:
+        check_int(fn, "max_iter", max_iter, minimum=1)
     grad_f = torch.func.grad(_scalar_valued(fn, f))
     d = x.shape[-1]
     if generator is None:
