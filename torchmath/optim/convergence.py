@@ -327,6 +327,10 @@ def smoothness_constants(f: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tens
     Returns:
         ``(m, L)``.
 
+    Raises:
+        ValueError: ``x`` or the Hessian of ``f`` at ``x`` holds NaN or infinite values
+            (while validation is on), instead of an eigensolver error.
+
     Example:
         >>> A = torch.diag(torch.tensor([1.0, 10.0]))
         >>> smoothness_constants(lambda x: 0.5 * x @ A @ x, torch.zeros(2))
