@@ -50,3 +50,14 @@ def rng() -> np.random.Generator:
 def generator() -> torch.Generator:
     """A seeded torch CPU generator."""
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def no_validation():
+    """Validation switched off for one test (``torchmath.set_validate_args(False)``)."""
+    import torchmath
+
+    before = torchmath.get_validate_args()
+    torchmath.set_validate_args(False)
+    yield
+    torchmath.set_validate_args(before)

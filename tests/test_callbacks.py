@@ -196,3 +196,28 @@ def test_kl_annealing_needs_the_attribute():
     with pytest.raises(AttributeError, match="nope"):
         trainer([KLAnnealing("nope")], max_epochs=1, limit_val_batches=0).fit(
             AugmentedModule(), loader(classes=3))
+
+
+def test_kl_annealing_reaches_a_submodule_attribute():
+    # issue 15: torchmath's own VAE.beta inside a LightningModule
+    from types import SimpleNamespace
+
+    from torchmath.information import VAE
+
+    class Holder(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.vae = VAE(latent_dim=2, input_dim=3, hidden=(4,), beta=0.0)
+
+    module = Holder()
+    cb = KLAnnealing("vae.beta", 0.0, 1.0, n_epochs=4)
+    cb.on_fit_start(None, module)
+    cb.on_train_epoch_start(SimpleNamespace(current_epoch=2), module)
+    assert module.vae.beta == 0.5
+    step = KLAnnealing("vae.beta", 0.0, 1.0, n_epochs=4, by="step")
+    step.on_train_batch_start(SimpleNamespace(global_step=1), module, None, 0)
+    assert module.vae.beta == 0.25
+    with pytest.raises(AttributeError, match="vae.nope"):
+        KLAnnealing("vae.nope").on_fit_start(None, module)
+    with pytest.raises(AttributeError, match="no 'enc'"):
+        KLAnnealing("enc.beta").on_fit_start(None, module)

@@ -107,3 +107,9 @@ def test_metrics_synchronize_across_two_processes():
     for rank_out in results:
         for key, value in expected.items():
             assert rank_out[key] == pytest.approx(value, rel=1e-10, abs=1e-12), key
+
+
+def test_elbo_compute_before_update_raises():
+    # issue 15: it returned NaN (0 / 0); torchmetrics warns too, we refuse by name
+    with pytest.warns(UserWarning, match="before the ``update`` method"):
+        assert_raises_naming(ValueError, lambda: ELBO().compute(), "ELBO.compute", "update")

@@ -47,3 +47,47 @@ def test_scalar_checks():
                          "'y'", "[0, 3)")
     with pytest.raises(TypeError):
         v.check_labels("f", "y", torch.tensor([0.0]))
+
+
+def test_value_checks_refuse_nan_explicitly():
+    from torchmath._validation import (
+        check_nonnegative_tensor,
+        check_positive,
+        check_positive_definite,
+        check_simplex,
+    )
+
+    nan = torch.tensor([0.5, float("nan"), 0.5])
+    for check in (check_simplex, check_nonnegative_tensor, check_positive):
+        with pytest.raises(ValueError, match=r"^f: expected 'p'.*NaN"):
+            check("f", "p", nan)
+    A = torch.eye(2)
+    A[0, 1] = A[1, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"^f: expected 'A' to be positive definite.*NaN"):
+        check_positive_definite("f", "A", A)  # not torch's eigvalsh error on NaN
+
+
+def test_check_cholesky_without_validation_gives_nan_not_a_number(no_validation):
+    from torchmath._validation import check_cholesky
+
+    L = check_cholesky("f", "A", -torch.eye(2))
+    assert torch.isnan(L).all()
+    torch.testing.assert_close(check_cholesky("f", "A", 4 * torch.eye(2)), 2 * torch.eye(2))
+
+
+def test_validating_is_off_under_vmap_and_compile():
+    from torchmath._validation import validating
+
+    seen = []
+    torch.func.vmap(lambda x: seen.append(validating()) or x)(torch.ones(2))
+    torch.func.grad(lambda x: seen.append(validating()) or x.sum())(torch.ones(2))
+    assert seen == [False, True]  # grad alone can still check values
+
+
+def test_dtype_rule():
+    from torchmath._validation import compute_dtype
+
+    f32, f64 = torch.ones(1), torch.ones(1, dtype=torch.float64)
+    assert compute_dtype(f32, f64) == (torch.float64, torch.float64)
+    assert compute_dtype(f32.half()) == (torch.float32, torch.float16)
+    assert compute_dtype(f32.bfloat16(), f32) == (torch.float32, torch.float32)

@@ -6,6 +6,14 @@ user can tell at once which call and which argument went wrong.
 Checks that need a host synchronization (finiteness, positive definiteness, a simplex)
 run only while validation is on. It is on by default and can be switched off globally
 for speed with :func:`torchmath.set_validate_args`, as ``torch.distributions`` does.
+
+The policy, the same everywhere:
+
+- a NaN is never turned into a plausible number: every value check tests NaN explicitly
+  (a comparison with NaN is false, so ``x < 0`` alone would let it through);
+- value checks are skipped while ``torch.compile`` traces or a ``torch.func.vmap`` is
+  active (:func:`validating`), where a data-dependent Python branch is not allowed;
+- with validation off no check synchronizes with the device.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from torch import Tensor
 
 __all__ = [
     "check_choice",
+    "check_cholesky",
     "check_exactly_one",
     "check_finite",
     "check_floating",
@@ -27,6 +36,7 @@ __all__ = [
     "check_matrix_square",
     "check_min_rows",
     "check_ndim",
+    "check_no_nan",
     "check_nonnegative_tensor",
     "check_positive",
     "check_positive_definite",
@@ -34,8 +44,11 @@ __all__ = [
     "check_shape",
     "check_simplex",
     "check_tensor",
+    "compute_dtype",
     "fail",
     "get_validate_args",
+    "not_positive_definite",
+    "promote",
     "set_validate_args",
     "validating",
 ]
@@ -77,14 +90,29 @@ def get_validate_args() -> bool:
     return _VALIDATE_ARGS
 
 
+_UNCHECKABLE = ("Vmap", "Functionalize")
+
+
 def validating() -> bool:
-    """True when value checks should run: validation on and not inside ``torch.compile``
-    or ``vmap`` tracing, where data-dependent Python branches are not allowed."""
+    """True when value checks should run: validation on, and neither ``torch.compile``
+    tracing nor inside a ``torch.func.vmap`` (also the one inside ``jacrev``, ``jacfwd``
+    and ``hessian``), where a data-dependent Python branch is not allowed.
+
+    Example:
+        >>> import torch
+        >>> validating()
+        True
+        >>> seen = []
+        >>> _ = torch.func.vmap(lambda x: seen.append(validating()) or x)(torch.ones(2))
+        >>> seen
+        [False]
+    """
     if not _VALIDATE_ARGS:
         return False
     if torch.compiler.is_compiling():
         return False
-    return True
+    stack = torch._C._functorch.get_interpreter_stack()
+    return not (stack and any(i.key().name in _UNCHECKABLE for i in stack))
 
 
 def _shape(t: Any) -> Any:
@@ -94,6 +122,42 @@ def _shape(t: Any) -> Any:
 def fail(fn: str, name: str, expected: str, got: Any, exc: type[Exception] = ValueError):
     """Build the standard error: ``fn: expected 'name' <expected>, got <got>``."""
     return exc(f"{fn}: expected '{name}' {expected}, got {got}")
+
+
+def compute_dtype(*tensors: Any) -> tuple[torch.dtype, torch.dtype]:
+    """The dtype rule for floating-point arguments: ``(compute, result)``.
+
+    The result dtype is torch's type promotion over the tensors given (a float32 and a
+    float64 argument give float64, as ``x + y`` does); float16 and bfloat16 are computed
+    in float32 (CPU kernels such as Cholesky have no half-precision version, and their
+    rounding would swamp a log-density) and the result is cast back.
+
+    >>> compute_dtype(torch.ones(1, dtype=torch.float16), torch.ones(1, dtype=torch.float16))
+    (torch.float32, torch.float16)
+    """
+    result = None
+    for t in tensors:
+        if isinstance(t, Tensor):
+            result = t.dtype if result is None else torch.promote_types(result, t.dtype)
+    if result is None or not result.is_floating_point:
+        result = torch.get_default_dtype()
+    compute = torch.float32 if result in (torch.float16, torch.bfloat16) else result
+    return compute, result
+
+
+def promote(*args: Any) -> tuple[tuple[Any, ...], torch.dtype]:
+    """Apply the dtype rule of :func:`compute_dtype` to the floating tensors among
+    ``args`` (others are passed through); returns them cast to the compute dtype, and the
+    result dtype to cast the output back to.
+
+    >>> (a, b), out = promote(torch.ones(1), torch.ones(1, dtype=torch.float64))
+    >>> a.dtype, b.dtype, out
+    (torch.float64, torch.float64, torch.float64)
+    """
+    floating = [a for a in args if isinstance(a, Tensor) and a.is_floating_point()]
+    compute, result = compute_dtype(*floating)
+    return tuple(a.to(compute) if isinstance(a, Tensor) and a.is_floating_point() else a
+                 for a in args), result
 
 
 def check_tensor(fn: str, name: str, x: Any) -> Tensor:
@@ -170,26 +234,57 @@ def check_finite(fn: str, name: str, x: Tensor) -> Tensor:
     return x
 
 
+def check_no_nan(fn: str, name: str, x: Tensor, *, allow_posinf: bool = True) -> Tensor:
+    """No NaN entries (and no ``+inf`` unless ``allow_posinf``): for logits and
+    log-probabilities, where ``-inf`` is a legal zero probability. A host sync; skipped
+    while validation is off."""
+    if validating() and isinstance(x, Tensor) and x.is_floating_point():
+        x = x.detach()
+        if bool(torch.isnan(x).any()):
+            raise fail(fn, name, "to hold no NaN", "NaN entries")
+        if not allow_posinf and bool(torch.isposinf(x).any()):
+            raise fail(fn, name, "to hold no +inf", "+inf entries")
+    return x
+
+
+def _nan_or_min(x: Tensor) -> str:
+    return "NaN entries" if bool(torch.isnan(x).any()) else f"minimum {float(x.min())}"
+
+
 def check_nonnegative_tensor(fn: str, name: str, x: Tensor) -> Tensor:
-    """All entries >= 0 (a host sync; skipped while validation is off)."""
-    if validating() and bool((x < 0).any()):
-        raise fail(fn, name, "to be non-negative", f"minimum {float(x.min())}")
+    """All entries >= 0 and none NaN (a host sync; skipped while validation is off)."""
+    if validating() and bool((~(x >= 0)).any()):
+        raise fail(fn, name, "to be non-negative", _nan_or_min(x.detach()))
     return x
 
 
 def check_simplex(fn: str, name: str, p: Tensor, dim: int = -1, atol: float | None = None):
-    """Entries >= 0 that sum to one along ``dim`` (a host sync; skipped while off)."""
+    """Entries >= 0 that sum to one along ``dim``, NaN refused (a host sync; skipped
+    while validation is off)."""
     if not validating():
         return p
-    if bool((p < 0).any()):
-        raise fail(fn, name, "to be probabilities (non-negative)", f"minimum {float(p.min())}")
+    p = p.detach()
+    if bool((~(p >= 0)).any()):
+        raise fail(fn, name, "to be probabilities (non-negative, no NaN)", _nan_or_min(p))
     if atol is None:
         atol = 1e-6 if p.dtype == torch.float64 else 1e-4
     total = p.sum(dim)
     worst = float((total - 1).abs().max()) if total.numel() else 0.0
-    if worst > atol:
+    if not worst <= atol:
         raise fail(fn, name, f"to sum to one along dim {dim}", f"sums off by up to {worst:.3g}")
     return p
+
+
+def not_positive_definite(fn: str, name: str, A: Tensor) -> ValueError:
+    """The standard 'not positive definite' error; names NaN/inf instead of running an
+    eigensolver on them."""
+    A = A.detach()
+    if not bool(torch.isfinite(A).all()):
+        bad = "NaN" if bool(torch.isnan(A).any()) else "infinite"
+        return fail(fn, name, "to be positive definite", f"a matrix with {bad} entries")
+    smallest = float(torch.linalg.eigvalsh(A).min())
+    return fail(fn, name, "to be positive definite",
+                f"a matrix with smallest eigenvalue {smallest:.6g}")
 
 
 def check_positive_definite(fn: str, name: str, A: Tensor) -> Tensor:
@@ -197,11 +292,23 @@ def check_positive_definite(fn: str, name: str, A: Tensor) -> Tensor:
     check_matrix_square(fn, name, A)
     if validating():
         _, info = torch.linalg.cholesky_ex(A.detach())
-        if bool((info != 0).any()):
-            smallest = float(torch.linalg.eigvalsh(A.detach()).min())
-            raise fail(fn, name, "to be positive definite",
-                       f"a matrix with smallest eigenvalue {smallest:.3g}")
+        if bool((info != 0).any()) or not bool(torch.isfinite(A).all()):
+            raise not_positive_definite(fn, name, A)
     return A
+
+
+def check_cholesky(fn: str, name: str, A: Tensor) -> Tensor:
+    """Lower Cholesky factor of ``A``; while validation is on, a matrix that is not
+    positive definite (or holds NaN/inf) raises the standard error. With validation off
+    there is no host sync, and the factor of a matrix that failed is all NaN, so a bad
+    matrix never yields a plausible number."""
+    check_matrix_square(fn, name, A)
+    L, info = torch.linalg.cholesky_ex(A)
+    if validating():
+        if bool((info != 0).any()) or not bool(torch.isfinite(A).all()):
+            raise not_positive_definite(fn, name, A)
+        return L
+    return torch.where((info != 0)[..., None, None], torch.full_like(L, float("nan")), L)
 
 
 def check_positive(fn: str, name: str, value: Any, *, strict: bool = True) -> Any:
@@ -209,10 +316,10 @@ def check_positive(fn: str, name: str, value: Any, *, strict: bool = True) -> An
     if isinstance(value, Tensor):
         if not validating():
             return value
-        bad = (value <= 0) if strict else (value < 0)
+        bad = ~(value > 0) if strict else ~(value >= 0)
         if bool(bad.any()):
             raise fail(fn, name, "to be positive" if strict else "to be non-negative",
-                       f"minimum {float(value.min())}")
+                       _nan_or_min(value.detach()))
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(fn, name, "to be a number", type(value).__name__, TypeError)
@@ -233,6 +340,8 @@ def check_in_range(fn: str, name: str, value: Any, low: float, high: float, *,
         below = (value <= low) if low_open else (value < low)
         above = (value >= high) if high_open else (value > high)
         if bool((below | above | torch.isnan(value)).any()):
+            if bool(torch.isnan(value).any()):
+                raise fail(fn, name, expected, "NaN entries")
             raise fail(fn, name, expected, f"values from {float(value.min())} to "
                        f"{float(value.max())}")
         return value

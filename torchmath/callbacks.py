@@ -301,7 +301,9 @@ class KLAnnealing(Callback):
     :func:`torchmath.learning_theory.annealed_weight`. Source: Bowman et al. (2016).
 
     Args:
-        attr: name of the module's attribute (it must exist, e.g. ``self.beta = 0.0``).
+        attr: name of the module's attribute (it must exist, e.g. ``self.beta = 0.0``);
+            a dotted path reaches a submodule's attribute (``"vae.beta"`` for a
+            :class:`~torchmath.information.VAE` held as ``self.vae``).
         start, end: :math:`\beta_0`, :math:`\beta_1`.
         n_epochs: :math:`E`, the length of the ramp (epochs, or steps with ``by="step"``).
         kind: ``"linear"``, ``"cosine"`` or ``"sigmoid"``.
@@ -331,16 +333,34 @@ class KLAnnealing(Callback):
         return annealed_weight(t, self.start, self.end, self.n_epochs, kind=self.kind,
                                cycles=self.cycles)
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not hasattr(pl_module, self.attr):
+    def _owner(self, pl_module: pl.LightningModule) -> tuple[Any, str]:
+        """The object holding the attribute and its last name: ``"vae.beta"`` is the
+        ``beta`` of the submodule ``pl_module.vae`` (a dotted path, as ``get_submodule``)."""
+        *path, name = self.attr.split(".")
+        owner = pl_module
+        for part in path:
+            if not hasattr(owner, part):
+                raise AttributeError(f"KLAnnealing: expected 'attr' to name an attribute of "
+                                     f"{type(pl_module).__name__}, got '{self.attr}' (no "
+                                     f"'{part}')")
+            owner = getattr(owner, part)
+        if not hasattr(owner, name):
             raise AttributeError(f"KLAnnealing: expected 'attr' to name an attribute of "
                                  f"{type(pl_module).__name__}, got '{self.attr}'")
+        return owner, name
+
+    def _set(self, pl_module: pl.LightningModule, t: int) -> None:
+        owner, name = self._owner(pl_module)
+        setattr(owner, name, self.value(t))
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._owner(pl_module)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.by == "epoch":
-            setattr(pl_module, self.attr, self.value(trainer.current_epoch))
+            self._set(pl_module, trainer.current_epoch)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                              batch: Any, batch_idx: int) -> None:
         if self.by == "step":
-            setattr(pl_module, self.attr, self.value(trainer.global_step))
+            self._set(pl_module, trainer.global_step)

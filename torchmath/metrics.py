@@ -74,8 +74,9 @@ class Entropy(Metric):
 
     def update(self, labels: Tensor) -> None:
         check_labels("Entropy.update", "labels", labels, self.num_classes)
-        self.counts += torch.bincount(labels.reshape(-1), minlength=self.num_classes).to(
-            self.counts.dtype)
+        # index_add_, not bincount: bincount reads the largest label on the host
+        flat = labels.reshape(-1)
+        self.counts.index_add_(0, flat, torch.ones_like(flat, dtype=self.counts.dtype))
 
     def compute(self) -> Tensor:
         total = self.counts.sum()
@@ -158,8 +159,8 @@ class MutualInformation(Metric):
             check_labels(fn, "x", x, self.shape[0])
             check_labels(fn, "y", y, self.shape[1])
             flat = x.reshape(-1) * self.shape[1] + y.reshape(-1)
-            counts = torch.bincount(flat, minlength=self.shape[0] * self.shape[1])
-            self.joint += counts.reshape(self.shape).to(self.joint.dtype)
+            # index_add_, not bincount: bincount reads the largest label on the host
+            self.joint.view(-1).index_add_(0, flat, torch.ones_like(flat, dtype=self.joint.dtype))
         else:
             self.xs.append(x.reshape(x.shape[0], -1))
             self.ys.append(y.reshape(y.shape[0], -1))
@@ -223,6 +224,8 @@ class ELBO(Metric):
 
     def compute_terms(self) -> dict[str, Tensor]:
         """Mean ``elbo``, ``recon_nll`` and ``kl``."""
+        if not bool(self.count > 0):
+            raise fail("ELBO.compute", "count", "to be accumulated by update() first", 0)
         nll, kl = self.nll_sum / self.count, self.kl_sum / self.count
         return {"elbo": -(nll + kl), "recon_nll": nll, "kl": kl}
 

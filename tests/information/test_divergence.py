@@ -102,15 +102,20 @@ def test_distribution_pairs_analytic_and_monte_carlo():
                torch.tensor([1.5, 1.0], dtype=torch.float64))
     exact = torch.distributions.kl_divergence(p, q)
     assert_close(kl_divergence(p, q), exact)
-    mc = kl_divergence(p, q, method="mc", n_samples=100_000)
+    mc = kl_divergence(p, q, method="mc", n_samples=100_000, return_stderr=True)
     assert isinstance(mc, MonteCarloKL)
     assert ((mc.value - exact).abs() < 5 * mc.stderr).all()
     value, err = kl_divergence(p, q, return_stderr=True)
-    assert_close(value, exact) and (err == 0).all()
-    # An unregistered pair falls back to Monte Carlo with its standard error.
+    assert_close(value, exact)
+    assert (err == 0).all()
+    # An unregistered pair falls back to Monte Carlo: still a tensor (issue 15), and
+    # with return_stderr=True its standard error.
     t = StudentT(torch.tensor(5.0, dtype=torch.float64))
-    est = kl_divergence(Normal(torch.tensor(0.0, dtype=torch.float64), 1.0), t,
-                        n_samples=50_000)
+    normal = Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
+    value = kl_divergence(normal, t, n_samples=50_000)
+    assert isinstance(value, torch.Tensor) and value.dim() == 0
+    assert float(value.mean()) > 0
+    est = kl_divergence(normal, t, n_samples=50_000, return_stderr=True)
     assert isinstance(est, MonteCarloKL) and est.stderr > 0
     assert_raises_naming(ValueError, lambda: kl_divergence(Normal(0.0, 1.0), StudentT(5.0),
                                                            method="analytic"), "p, q")
@@ -123,7 +128,7 @@ def test_normal_laplace_kls_in_torch_registry_against_monte_carlo(pair):
     la = Laplace(torch.tensor(-0.4, dtype=torch.float64), torch.tensor(0.8, dtype=torch.float64))
     p, q = (n, la) if pair == "normal_laplace" else (la, n)
     exact = kl_divergence(p, q)
-    mc = kl_divergence(p, q, method="mc", n_samples=200_000)
+    mc = kl_divergence(p, q, method="mc", n_samples=200_000, return_stderr=True)
     assert abs(float(exact - mc.value)) < 5 * float(mc.stderr)
 
 
@@ -147,7 +152,7 @@ def test_gaussian_kl_full_and_diagonal_vs_torch(dtype):
     v0, v1 = torch.rand(3, 4, dtype=torch.float64) + 0.2, torch.rand(3, 4, dtype=torch.float64)
     ref_d = torch.distributions.kl_divergence(Independent(Normal(m0, v0.sqrt()), 1),
                                               Independent(Normal(m1, (v1 + 0.2).sqrt()), 1))
-    assert_close(gaussian_kl(c(m0), c(v0), c(m1), c(v1 + 0.2)), ref_d)
+    assert_close(gaussian_kl(c(m0), c(v0), c(m1), c(v1 + 0.2), diagonal=True), ref_d)
     # Broadcast: one covariance for all means.
     assert_close(gaussian_kl(m0, cov0, m1, cov1[0]), torch.distributions.kl_divergence(
         MultivariateNormal(m0, cov0), MultivariateNormal(m1, cov1[0])))
@@ -172,7 +177,7 @@ def test_mixture_upper_bound():
             torch.tensor([1.0, 0.5], dtype=torch.float64))
     g = mix(torch.tensor([0.0, 1.0], dtype=torch.float64),
             torch.tensor([1.0, 2.0], dtype=torch.float64))
-    mc = kl_divergence(f, g, n_samples=200_000)
+    mc = kl_divergence(f, g, n_samples=200_000, return_stderr=True)
     bound = mixture_kl_upper_bound(f, g)
     matched = mixture_kl_upper_bound(f, g, n_iter=0)
     assert float(bound) >= float(mc.value) - 5 * float(mc.stderr)
@@ -208,7 +213,7 @@ def test_gradients():
     eye = torch.eye(2, dtype=torch.float64)
     check_gradients(lambda m0, a, m1, b: gaussian_kl(m0, a @ a.mT + eye, m1, b @ b.mT + eye),
                     torch.randn(2, 2), A, torch.randn(2, 2), B)
-    check_gradients(lambda m0, a, m1, b: gaussian_kl(m0, a.exp(), m1, b.exp()),
+    check_gradients(lambda m0, a, m1, b: gaussian_kl(m0, a.exp(), m1, b.exp(), diagonal=True),
                     torch.randn(2, 3), torch.randn(2, 3), torch.randn(2, 3), torch.randn(2, 3))
     check_gradients(lambda m: mixture_kl_upper_bound(
         MixtureSameFamily(Categorical(torch.ones(2, dtype=m.dtype)), Normal(m, 1.0)),
@@ -234,7 +239,14 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: gaussian_kl(torch.zeros(2), torch.eye(3),
                                                          torch.zeros(2), torch.eye(2)), "cov0")
     assert_raises_naming(ValueError, lambda: gaussian_kl(torch.zeros(2), -torch.eye(2),
-                                                         torch.zeros(2), torch.eye(2)), "A")
+                                                         torch.zeros(2), torch.eye(2)),
+                         "gaussian_kl", "'cov0'", "positive definite")
+    # variance vectors need diagonal=True; with it a negative variance is refused
+    assert_raises_naming(ValueError, lambda: gaussian_kl(torch.zeros(2), torch.ones(2),
+                                                         torch.zeros(2), torch.ones(2)), "cov0")
+    assert_raises_naming(ValueError, lambda: gaussian_kl(
+        torch.zeros(2), -torch.ones(2), torch.zeros(2), torch.ones(2), diagonal=True),
+        "gaussian_kl", "'cov0'", "positive")
 
 
 def _dist(draw_weights):
@@ -253,3 +265,25 @@ def test_kl_nonnegative_and_zero_on_self_property(pair):
     assert kl == pytest.approx(scipy.special.rel_entr(p.numpy(), q.numpy()).sum(), abs=1e-10)
     assert abs(float(kl_divergence(p_probs=p, q_probs=p))) < 1e-12
     assert 0 <= float(js_divergence(p_probs=p, q_probs=q)) <= math.log(2) + 1e-12
+
+
+def test_gaussian_kl_batch_of_means_with_one_shared_full_covariance():
+    # issue 15: a batch of d means with one (d, d) covariance was read as diagonal.
+    d = 3
+    cov0, cov1 = rand_spd(d=d), rand_spd(d=d)
+    m0, m1 = torch.randn(d, d, dtype=torch.float64), torch.randn(d, dtype=torch.float64)
+    ref = torch.distributions.kl_divergence(MultivariateNormal(m0, cov0),
+                                            MultivariateNormal(m1, cov1))
+    assert_close(gaussian_kl(m0, cov0, m1, cov1), ref)
+    # and batched covariances against unbatched means
+    covs = rand_spd(2, 1, d=d)
+    assert_close(gaussian_kl(m0, covs, m1, cov1), torch.distributions.kl_divergence(
+        MultivariateNormal(m0, covs), MultivariateNormal(m1, cov1)))
+
+
+def test_gaussian_kl_compiles_fullgraph(no_validation):
+    d = 3
+    cov0, cov1 = rand_spd(2, d=d), rand_spd(d=d)
+    m0, m1 = torch.randn(2, d, dtype=torch.float64), torch.randn(d, dtype=torch.float64)
+    compiled = torch.compile(gaussian_kl, fullgraph=True, backend="aot_eager")
+    assert_close(compiled(m0, cov0, m1, cov1), gaussian_kl(m0, cov0, m1, cov1))

@@ -140,3 +140,22 @@ def test_entropy_bounds_property(weights):
     h = float(entropy(probs=p))
     assert -1e-12 <= h <= math.log(len(weights)) + 1e-12
     assert h == pytest.approx(scipy.stats.entropy(p.numpy()), abs=1e-12)
+
+
+def test_self_information_is_element_wise_on_probabilities():
+    # issue 15: surprisal needs no normalization (these do not sum to one)
+    p = torch.tensor([0.5, 0.25, 0.125, 0.0], dtype=torch.float64)
+    out = self_information(probs=p, base=2)
+    assert_close(out, torch.tensor([1.0, 2.0, 3.0, math.inf], dtype=torch.float64))
+    assert_close(self_information(log_probs=p[:3].log()), -p[:3].log())
+    assert_raises_naming(ValueError, lambda: self_information(probs=torch.tensor([1.5])),
+                         "self_information", "'probs'")
+    assert_raises_naming(ValueError, lambda: self_information(log_probs=torch.tensor([0.5])),
+                         "self_information", "'log_probs'")
+
+
+def test_knn_entropy_refuses_more_than_k_coinciding_samples():
+    x = torch.randn(20, 2, dtype=torch.float64)
+    x[:5] = 0.0  # 5 copies: the 3rd neighbour of each is at distance 0 (estimate -inf)
+    assert_raises_naming(ValueError, lambda: knn_entropy(x, 3), "knn_entropy", "'x'")
+    assert torch.isfinite(knn_entropy(x, 5))

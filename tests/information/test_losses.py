@@ -162,3 +162,41 @@ def test_cross_entropy_loss_mapping():
     logits, y = torch.randn(6, 4, dtype=torch.float64), torch.randint(0, 4, (6,))
     assert_close(torch.nn.CrossEntropyLoss()(logits, y),
                  cross_entropy(p_probs=F.one_hot(y, 4).double(), q_logits=logits).mean())
+
+
+def test_elbo_loss_errors_name_elbo_loss():
+    x, mean = torch.randn(4, 3), torch.zeros(4, 2)
+    assert_raises_naming(ValueError, lambda: elbo_loss(x, torch.randn(4, 5), mean, mean),
+                         "elbo_loss:", "'recon'")
+    assert_raises_naming(ValueError, lambda: elbo_loss(x, x, mean, mean, obs_var=-1.0),
+                         "elbo_loss:", "'obs_var'")
+    assert_raises_naming(ValueError, lambda: elbo_loss(x, x, mean, torch.zeros(4, 3)),
+                         "elbo_loss:", "'log_var'")
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+@pytest.mark.parametrize("kl", ["analytic", "mc"])
+def test_elbo_loss_compiles_fullgraph_without_host_sync(likelihood, kl, no_validation):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 3, generator=g, dtype=torch.float64)
+    recon, mean = torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(4, 2)
+    mean, log_var, z = (torch.randn(4, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    obs_var = torch.full((3,), 0.7, dtype=torch.float64)
+
+    def loss(x, recon, mean, log_var, z):
+        return elbo_loss(x, recon, mean, log_var, likelihood=likelihood, kl=kl, z=z,
+                         obs_var=obs_var)
+
+    compiled = torch.compile(loss, fullgraph=True, backend="aot_eager")
+    assert_close(compiled(x, recon, mean, log_var, z), loss(x, recon, mean, log_var, z))
+
+
+def test_gaussian_reconstruction_equals_torch_gaussian_nll_loss():
+    x, recon = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    var = torch.rand(3, dtype=torch.float64) + 0.1
+    ref = torch.nn.functional.gaussian_nll_loss(recon, x, var.expand(4, 3), full=True, eps=0.0,
+                                                reduction="none").sum(-1)
+    assert_close(reconstruction_nll(x, recon, obs_var=var), ref)
+    assert_close(reconstruction_nll(x, recon, obs_var=0.3), torch.nn.functional.gaussian_nll_loss(
+        recon, x, torch.full((4, 3), 0.3, dtype=torch.float64), full=True, eps=0.0,
+        reduction="none").sum(-1))

@@ -156,3 +156,10 @@ def test_batched_equals_stacked(cls):
     batched = realizable_labellings(p, cls)
     stacked = torch.stack([realizable_labellings(q, cls) for q in p])
     assert torch.equal(batched, stacked)
+
+
+def test_all_labellings_refuses_a_table_that_cannot_fit():
+    from torchmath.learning_theory import all_labellings
+
+    assert_raises_naming(ValueError, lambda: all_labellings(40), "all_labellings", "'n'")
+    assert all_labellings(3).shape == (8, 3)

@@ -126,3 +126,11 @@ def test_non_scalar_f_and_bad_shapes_are_named():
                          "hvp", "'v'")
     assert_raises_naming(ValueError, lambda: jacobian(lambda z: z, x, mode="sideways"),
                          "'mode'")
+
+
+def test_lipschitz_constant_refuses_max_iter_zero():
+    from torchmath.optim import lipschitz_constant
+
+    assert_raises_naming(ValueError, lambda: lipschitz_constant(
+        lambda x: (x ** 2).sum(), torch.zeros(2), max_iter=0), "lipschitz_constant",
+        "'max_iter'")

@@ -131,3 +131,72 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: mvn_sample(m, cov=-c, n=2), "'cov'")
     assert_raises_naming(ValueError, lambda: mvn_sample(torch.full((3,), np.nan), cov=c, n=2),
                          "'mean'")
+
+
+@pytest.mark.parametrize("n", [2, 30])  # both code paths (broadcast solve, blocked product)
+def test_mvn_infinite_point_or_mean_has_log_density_minus_inf(n):
+    d = 3
+    cov = rand_spd(d=d)
+    x = torch.randn(n, d, dtype=torch.float64)
+    x[0] = torch.tensor([np.inf, np.inf, np.inf])
+    x[1, 1] = np.inf
+    out = mvn_log_prob(x, torch.zeros(d, dtype=torch.float64), cov=cov)
+    assert out[0] == -np.inf and out[1] == -np.inf
+    assert torch.isfinite(out[2:]).all()
+    far_mean = torch.tensor([-np.inf, 0.0, -np.inf], dtype=torch.float64)
+    assert (mvn_log_prob(x[2:], far_mean, cov=cov) == -np.inf).all()
+
+
+def test_mvn_nan_is_never_masked(no_validation):
+    d, c = 3, torch.eye(3)
+    x = torch.randn(5, d)
+    x[0, 1] = np.nan
+    out = mvn_log_prob(x, torch.zeros(d), cov=c)
+    assert torch.isnan(out[0]) and torch.isfinite(out[1:]).all()
+    # a covariance that is not positive definite gives NaN, not a number, with checks off
+    assert torch.isnan(mvn_log_prob(x[1:], torch.zeros(d), cov=-c)).all()
+
+
+def test_mvn_nan_covariance_error_names_the_argument():
+    c = torch.eye(3)
+    c[0, 1] = c[1, 0] = np.nan
+    assert_raises_naming(ValueError, lambda: mvn_log_prob(torch.zeros(3), torch.zeros(3), cov=c),
+                         "mvn_log_prob", "'cov'", "NaN")
+
+
+def test_mvn_dtype_rule():
+    cov = rand_spd(d=3)
+    x = torch.randn(4, 3)
+    ref = st.multivariate_normal(np.zeros(3), cov.numpy()).logpdf(x.double().numpy())
+    out = mvn_log_prob(x, torch.zeros(3, dtype=torch.float64), cov=cov)  # promotion
+    assert out.dtype == torch.float64
+    assert_close(out, ref)
+    for half in (torch.float16, torch.bfloat16):
+        out = mvn_log_prob(x.to(half), torch.zeros(3, dtype=half), cov=cov.to(half))
+        assert out.dtype == half
+        assert_close(out.float(), ref, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("n", [2, 30])
+def test_mvn_torch_func_transforms(n):
+    d = 3
+    cov, mean = rand_spd(d=d), torch.randn(d, dtype=torch.float64)
+    x = torch.randn(n, d, dtype=torch.float64)
+    ref = torch.distributions.MultivariateNormal(mean, cov)
+
+    def ours(x, mean, cov):
+        return mvn_log_prob(x, mean, cov=cov).sum()
+
+    def theirs(x, mean, cov):
+        return torch.distributions.MultivariateNormal(
+            mean, cov, validate_args=False).log_prob(x).sum()
+
+    for argnum in range(3):
+        for transform in (torch.func.jacrev, torch.func.jacfwd, torch.func.hessian):
+            assert_close(transform(ours, argnums=argnum)(x, mean, cov),
+                         transform(theirs, argnums=argnum)(x, mean, cov))
+    xs = torch.randn(4, n, d, dtype=torch.float64)
+    assert_close(torch.func.vmap(lambda x: mvn_log_prob(x, mean, cov=cov))(xs), ref.log_prob(xs))
+    covs = cov + torch.rand(4, 1, 1, dtype=torch.float64) * torch.eye(d, dtype=torch.float64)
+    assert_close(torch.func.vmap(lambda c: mvn_log_prob(x, mean, cov=c))(covs),
+                 torch.distributions.MultivariateNormal(mean, covs.unsqueeze(1)).log_prob(x))

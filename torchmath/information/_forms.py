@@ -7,7 +7,13 @@ import math
 import torch
 from torch import Tensor
 
-from torchmath._validation import check_exactly_one, check_floating, check_simplex, fail
+from torchmath._validation import (
+    check_exactly_one,
+    check_floating,
+    check_no_nan,
+    check_simplex,
+    fail,
+)
 
 __all__ = ["log_base", "nearest_kth", "plogp", "plogq", "resolve_form", "safe_log"]
 
@@ -17,16 +23,20 @@ def resolve_form(fn: str, prefix: str, probs: Tensor | None, logits: Tensor | No
     """Return ``(p, log_p)`` from exactly one of the three keyword forms.
 
     ``probs`` must lie on the simplex along ``dim`` (checked while validation is on);
-    ``log_probs`` must exponentiate onto it; ``logits`` are normalized by ``log_softmax``.
-    Zero probabilities give ``log_p = -inf`` with gradients that stay finite.
+    ``log_probs`` must exponentiate onto it; ``logits`` are normalized by ``log_softmax``
+    and may not hold NaN or ``+inf`` (``-inf`` is a zero probability). With validation
+    off a NaN propagates into the result (it is never read as zero). Zero probabilities
+    give ``log_p = -inf`` with gradients that stay finite.
     """
     names = {f"{prefix}probs": probs, f"{prefix}logits": logits, f"{prefix}log_probs": log_probs}
     name, value = check_exactly_one(fn, **names)
     check_floating(fn, name, value)
     if name.endswith("logits"):
+        check_no_nan(fn, name, value, allow_posinf=False)
         log_p = torch.log_softmax(value, dim)
         return log_p.exp(), log_p
     if name.endswith("log_probs"):
+        check_no_nan(fn, name, value, allow_posinf=False)
         p = value.exp()
         check_simplex(fn, name + " (exponentiated)", p.detach(), dim)
         return p, value
@@ -35,10 +45,11 @@ def resolve_form(fn: str, prefix: str, probs: Tensor | None, logits: Tensor | No
 
 
 def safe_log(p: Tensor) -> Tensor:
-    """``log p`` with ``log 0 = -inf`` whose gradient stays finite where it is masked."""
-    positive = p > 0
-    safe = torch.where(positive, p, torch.ones_like(p))
-    return torch.where(positive, safe.log(), torch.full_like(p, -math.inf))
+    """``log p`` with ``log 0 = -inf`` whose gradient stays finite where it is masked
+    (NaN and negative entries give NaN, as ``log`` does)."""
+    zero = p == 0
+    safe = torch.where(zero, torch.ones_like(p), p)
+    return torch.where(zero, torch.full_like(p, -math.inf), safe.log())
 
 
 def plogp(p: Tensor) -> Tensor:
@@ -48,10 +59,11 @@ def plogp(p: Tensor) -> Tensor:
 
 def plogq(p: Tensor, log_q: Tensor) -> Tensor:
     r""":math:`p \log q` with :math:`0 \log q = 0` (also for :math:`q = 0`), gradients kept
-    finite where :math:`p = 0`; :math:`p > 0, q = 0` gives :math:`-\infty`."""
-    positive = p > 0
-    safe_log_q = torch.where(positive, log_q, torch.zeros_like(log_q))
-    return torch.where(positive, p * safe_log_q, torch.zeros_like(p))
+    finite where :math:`p = 0`; :math:`p > 0, q = 0` gives :math:`-\infty`; a NaN in
+    ``p`` or ``log q`` stays NaN (only an exact zero is masked)."""
+    zero = p == 0
+    safe_log_q = torch.where(zero, torch.zeros_like(log_q), log_q)
+    return torch.where(zero, torch.zeros_like(p), p * safe_log_q)
 
 
 def log_base(fn: str, base: float | None) -> float:
@@ -75,10 +87,11 @@ def nearest_kth(fn: str, x: Tensor, k: int, *, chunk: int = 2048) -> Tensor:
     if k >= n:
         raise fail(fn, "k", f"to be smaller than the number of samples ({n})", k)
     idx = []
+    xd = x.detach()  # the search is not differentiated (nor forward-differentiated)
     with torch.no_grad():
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            d = torch.cdist(x[..., start:stop, :], x)
+            d = torch.cdist(xd[..., start:stop, :], xd)
             rows = torch.arange(start, stop, device=x.device)
             d[..., rows - start, rows] = math.inf
             idx.append(d.topk(k, dim=-1, largest=False).indices[..., -1])

@@ -32,13 +32,18 @@ from torch.distributions import (
 
 from torchmath._validation import (
     check_choice,
+    check_cholesky,
     check_floating,
     check_int,
+    check_no_nan,
+    check_positive,
     check_shape,
+    compute_dtype,
     fail,
+    validating,
 )
 from torchmath.information._forms import log_base, plogq, resolve_form
-from torchmath.linalg import safe_cholesky, tril_solve
+from torchmath.linalg import tril_solve
 
 __all__ = [
     "MonteCarloKL",
@@ -52,7 +57,8 @@ __all__ = [
 
 
 class MonteCarloKL(NamedTuple):
-    """A Monte Carlo estimate of a KL divergence and its standard error."""
+    """A KL divergence and the standard error of its Monte Carlo estimate (zero for an
+    analytic value): what ``kl_divergence(..., return_stderr=True)`` returns."""
 
     value: Tensor
     stderr: Tensor
@@ -88,8 +94,9 @@ def kl_divergence(p: Distribution | None = None, q: Distribution | None = None, 
     (``method="auto"`` or ``"analytic"``; this module adds multivariate normal against
     diagonal normal, both ways); otherwise (or with ``method="mc"``) a Monte Carlo
     estimate from ``n_samples`` draws of ``p`` (reparameterized when ``p`` supports it,
-    so it is differentiable), returned as :class:`MonteCarloKL` ``(value, stderr)``.
-    ``return_stderr=True`` always returns the pair (a zero error for analytic values).
+    so it is differentiable). The result is always a tensor; ``return_stderr=True``
+    returns a :class:`MonteCarloKL` ``(value, stderr)`` instead, with the Monte Carlo
+    standard error (zero for an analytic value).
 
     Args:
         p, q: distributions (distribution form).
@@ -99,14 +106,15 @@ def kl_divergence(p: Distribution | None = None, q: Distribution | None = None, 
         base: logarithm base; ``None`` for nats.
         method: ``"auto"``, ``"analytic"`` or ``"mc"`` (distribution form).
         n_samples: Monte Carlo sample size.
-        return_stderr: return ``(value, stderr)`` also for analytic values.
+        return_stderr: return ``(value, stderr)`` rather than the value alone.
 
     Shape:
         discrete: ``(..., K)`` each, broadcasting; returns ``(...)``. Distributions:
         returns their broadcast batch shape.
 
     Returns:
-        The divergence (a tensor), or a :class:`MonteCarloKL` for a Monte Carlo estimate.
+        The divergence (a tensor), or :class:`MonteCarloKL` ``(value, stderr)`` with
+        ``return_stderr=True``.
 
     Raises:
         ValueError: both or neither form, not exactly one form per side, probabilities
@@ -137,7 +145,7 @@ def kl_divergence(p: Distribution | None = None, q: Distribution | None = None, 
         p_, log_p, _, log_q = _pq(fn, p_probs, p_logits, p_log_probs, q_probs, q_logits,
                                   q_log_probs, dim)
         value = (plogq(p_, log_p) - plogq(p_, log_q)).sum(dim) / scale
-        return (value, torch.zeros_like(value)) if return_stderr else value
+        return MonteCarloKL(value, torch.zeros_like(value)) if return_stderr else value
     for name, d in (("p", p), ("q", q)):
         if not isinstance(d, Distribution):
             raise fail(fn, name, "to be a torch.distributions.Distribution",
@@ -146,7 +154,7 @@ def kl_divergence(p: Distribution | None = None, q: Distribution | None = None, 
     if method != "mc":
         try:
             value = torch.distributions.kl_divergence(p, q) / scale
-            return (value, torch.zeros_like(value)) if return_stderr else value
+            return MonteCarloKL(value, torch.zeros_like(value)) if return_stderr else value
         except NotImplementedError:
             if method == "analytic":
                 raise fail(fn, "p, q", "a pair with an analytic KL in torch's registry",
@@ -155,8 +163,9 @@ def kl_divergence(p: Distribution | None = None, q: Distribution | None = None, 
     x = p.rsample((n_samples,)) if p.has_rsample else p.sample((n_samples,))
     log_ratio = (p.log_prob(x) - q.log_prob(x)) / scale
     value = log_ratio.mean(0)
-    stderr = log_ratio.std(0) / math.sqrt(n_samples)
-    return MonteCarloKL(value, stderr)
+    if not return_stderr:
+        return value
+    return MonteCarloKL(value, log_ratio.std(0) / math.sqrt(n_samples))
 
 
 def cross_entropy(*, p_probs: Tensor | None = None, p_logits: Tensor | None = None,
@@ -312,28 +321,19 @@ def f_divergence(*, p_probs: Tensor | None = None, p_logits: Tensor | None = Non
         raise fail(fn, "f", "to be a name or a callable", type(f).__name__, TypeError)
     p, _, q, _ = _pq(fn, p_probs, p_logits, p_log_probs, q_probs, q_logits, q_log_probs, dim)
     p, q = torch.broadcast_tensors(p, q)
-    q_pos = q > 0
-    safe_q = torch.where(q_pos, q, torch.ones_like(q))
-    inner = torch.where(q_pos, safe_q * f(p / safe_q), torch.zeros_like(q))
+    # Only an exact zero in q takes the limit; a NaN stays NaN.
+    q_zero = q == 0
+    safe_q = torch.where(q_zero, torch.ones_like(q), q)
+    inner = torch.where(q_zero, torch.zeros_like(q), safe_q * f(p / safe_q))
     if f_slope == math.inf:
-        edge = torch.where(p > 0, torch.full_like(p, math.inf), torch.zeros_like(p))
+        edge = torch.where(p == 0, torch.zeros_like(p), p * math.inf)
     else:
         edge = p * f_slope
-    return torch.where(q_pos, inner, edge).sum(dim)
-
-
-def _gaussian_parts(fn: str, name: str, mean: Tensor, cov: Tensor, diagonal: bool):
-    check_floating(fn, name, cov)
-    d = mean.shape[-1]
-    if diagonal:
-        check_shape(fn, name, cov, (d,))
-    else:
-        check_shape(fn, name, cov, (d, d))
-    return d
+    return torch.where(q_zero, edge, inner).sum(dim)
 
 
 def gaussian_kl(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor, *,
-                diagonal: bool | None = None) -> Tensor:
+                diagonal: bool = False) -> Tensor:
     r"""KL divergence between two multivariate normals, full or diagonal covariances.
 
     .. math::
@@ -341,57 +341,71 @@ def gaussian_kl(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor, *,
         \Sigma_0) + (\mu_1-\mu_0)^\top \Sigma_1^{-1} (\mu_1-\mu_0) - d
         + \log\frac{\det\Sigma_1}{\det\Sigma_0}\Big)
 
-    Full covariances are factorized once each (:func:`~torchmath.linalg.safe_cholesky`);
-    the trace is :math:`\|L_1^{-1} L_0\|_F^2` and the quadratic form
-    :math:`\|L_1^{-1}(\mu_1-\mu_0)\|^2`, by triangular solves, never an inverse. Diagonal
-    covariances (vectors of variances) take the elementwise formula.
+    Full covariances (the default) are factorized once each by Cholesky; the trace is
+    :math:`\|L_1^{-1} L_0\|_F^2` and the quadratic form :math:`\|L_1^{-1}(\mu_1-\mu_0)\|^2`,
+    by triangular solves, never an inverse. With ``diagonal=True`` the covariances are
+    vectors of variances and the elementwise formula is used. The form is never guessed
+    from the shapes: a batch of means with one shared full covariance broadcasts as in
+    ``torch.distributions.MultivariateNormal``.
 
     Args:
         mean0, cov0: the first normal's mean and covariance.
         mean1, cov1: the second normal's mean and covariance.
-        diagonal: whether the covariances are given as variance vectors; ``None`` infers
-            it: full when ``cov0`` has one more dimension than ``mean0``.
+        diagonal: ``True`` when the covariances are given as variance vectors
+            (keyword-only).
 
     Shape:
-        means ``(..., d)``; covariances ``(..., d, d)`` (full) or ``(..., d)`` (diagonal),
-        all broadcasting; returns ``(...)``.
+        means ``(..., d)``; covariances ``(..., d, d)`` (full) or ``(..., d)``
+        (``diagonal=True``); all leading dimensions broadcast; returns the broadcast
+        batch shape ``(...)``.
 
     Returns:
         The divergence in nats.
 
     Raises:
-        ValueError: mismatched sizes, or covariances that are not positive definite.
+        ValueError: mismatched sizes, or (while validation is on) covariances that are
+            not positive definite, variances that are not positive, NaN.
 
     Example:
-        >>> import torch
-        >>> I = torch.eye(2, dtype=torch.float64)
-        >>> gaussian_kl(torch.zeros(2).double(), I, torch.ones(2).double(), 2 * I)
-        tensor(0.6931, dtype=torch.float64)
+        >>> gaussian_kl(torch.zeros(2), torch.eye(2), torch.zeros(2), 2 * torch.eye(2))
+        tensor(0.1931)
+        >>> gaussian_kl(torch.zeros(2), torch.ones(2), torch.zeros(2), 2 * torch.ones(2),
+        ...             diagonal=True)
+        tensor(0.1931)
 
     Source: Kullback (1959), *Information Theory and Statistics*; Duchi, "Derivations for
     linear algebra and optimization" (KL of multivariate normals).
     """
     fn = "gaussian_kl"
-    for name, t in (("mean0", mean0), ("mean1", mean1)):
+    if not isinstance(diagonal, bool):
+        raise fail(fn, "diagonal", "to be True or False", type(diagonal).__name__, TypeError)
+    for name, t in (("mean0", mean0), ("cov0", cov0), ("mean1", mean1), ("cov1", cov1)):
         check_floating(fn, name, t)
-    check_shape(fn, "mean1", mean1, (mean0.shape[-1],))
-    if diagonal is None:
-        diagonal = cov0.dim() != mean0.dim() + 1
-    d = _gaussian_parts(fn, "cov0", mean0, cov0, diagonal)
-    _gaussian_parts(fn, "cov1", mean1, cov1, diagonal)
+    d = mean0.shape[-1] if mean0.dim() else 0
+    check_shape(fn, "mean0", mean0, (d,))
+    check_shape(fn, "mean1", mean1, (d,))
+    trailing = (d,) if diagonal else (d, d)
+    check_shape(fn, "cov0", cov0, trailing)
+    check_shape(fn, "cov1", cov1, trailing)
+    dtype, out_dtype = compute_dtype(mean0, cov0, mean1, cov1)
+    mean0, cov0, mean1, cov1 = (t.to(dtype) for t in (mean0, cov0, mean1, cov1))
     diff = mean1 - mean0
     if diagonal:
+        if validating():
+            check_positive(fn, "cov0", cov0)
+            check_positive(fn, "cov1", cov1)
+            check_no_nan(fn, "mean0", mean0)
+            check_no_nan(fn, "mean1", mean1)
         ratio = cov0 / cov1
-        return 0.5 * (ratio - 1 - ratio.log() + diff.square() / cov1).sum(-1)
-    L0 = safe_cholesky(cov0)
-    L1 = safe_cholesky(cov1)
-    batch = torch.broadcast_shapes(L0.shape[:-2], L1.shape[:-2])
-    M = tril_solve(L1.unsqueeze(-3), L0.expand(*batch, d, d).mT)  # rows: (L1^-1 L0)^T
-    trace = M.square().sum((-2, -1))
+        out = 0.5 * (ratio - 1 - ratio.log() + diff.square() / cov1).sum(-1)
+        return out.to(out_dtype)
+    L0 = check_cholesky(fn, "cov0", cov0)
+    L1 = check_cholesky(fn, "cov1", cov1)
+    trace = torch.linalg.solve_triangular(L1, L0, upper=False).square().sum((-2, -1))
     maha = tril_solve(L1, diff).square().sum(-1)
     log_det = 2 * (L1.diagonal(dim1=-2, dim2=-1).log().sum(-1)
                    - L0.diagonal(dim1=-2, dim2=-1).log().sum(-1))
-    return 0.5 * (trace + maha - d + log_det)
+    return (0.5 * (trace + maha - d + log_det)).to(out_dtype)
 
 
 def _as_gaussian(fn: str, name: str, dist: Distribution) -> tuple[Tensor, Tensor, bool]:
@@ -477,6 +491,8 @@ def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, *,
     check_int(fn, "n_iter", n_iter, minimum=0)
     m0, c0, diag0 = _as_gaussian(fn, "p", p.component_distribution)
     m1, c1, diag1 = _as_gaussian(fn, "q", q.component_distribution)
+    for name, t in (("p", m0), ("p", c0), ("q", m1), ("q", c1)):
+        check_no_nan(fn, f"{name} component parameters", t)
     if diag0 != diag1:  # mixed forms: compare as full covariances
         c0 = torch.diag_embed(c0) if diag0 else c0
         c1 = torch.diag_embed(c1) if diag1 else c1

@@ -10,11 +10,16 @@ import torch
 from torch import Tensor
 
 from torchmath._validation import (
+    check_cholesky,
+    check_exactly_one,
+    check_finite,
     check_floating,
+    check_in_range,
     check_int,
     check_matrix_square,
     check_min_rows,
     check_ndim,
+    check_no_nan,
     check_nonnegative_tensor,
     fail,
     validating,
@@ -25,6 +30,7 @@ from torchmath.information._forms import (
     plogp,
     plogq,
     resolve_form,
+    safe_log,
 )
 
 __all__ = [
@@ -84,15 +90,22 @@ def entropy(*, probs: Tensor | None = None, logits: Tensor | None = None,
 def self_information(*, probs: Tensor | None = None, logits: Tensor | None = None,
                      log_probs: Tensor | None = None, dim: int = -1,
                      base: float | None = None) -> Tensor:
-    r"""Self-information (surprisal) of every outcome: :math:`I(x) = -\log p(x)`.
+    r"""Self-information (surprisal) of events: :math:`I = -\log p`, element-wise.
 
     .. math::
         I(x_i) = -\log p_i, \qquad \mathbb E_p[I] = H(p)
 
+    Surprisal is a property of each event on its own, so ``probs`` may be any
+    probabilities in :math:`[0, 1]` (they need not sum to one: ``[0.5, 0.25, 0.125]`` is
+    three events' probabilities) and ``log_probs`` any values :math:`\le 0`. Only
+    ``logits`` are normalized (``log_softmax`` along ``dim``) into a distribution first.
+
     Args:
-        probs, logits, log_probs: exactly one form of the distribution (keyword-only);
-            ``probs`` and ``log_probs`` are checked to lie on the simplex along ``dim``.
-        dim: the outcome dimension (only used to normalize ``logits`` and to check).
+        probs: probabilities in [0, 1] (keyword-only).
+        logits: unnormalized log-probabilities of one distribution along ``dim``
+            (keyword-only).
+        log_probs: log-probabilities, :math:`\le 0` (keyword-only).
+        dim: the outcome dimension (used only for ``logits``).
         base: logarithm base; ``None`` for nats.
 
     Shape:
@@ -102,19 +115,27 @@ def self_information(*, probs: Tensor | None = None, logits: Tensor | None = Non
         :math:`-\log p` element-wise; a zero probability has infinite surprisal.
 
     Raises:
-        ValueError: not exactly one form, or probabilities off the simplex.
+        ValueError: not exactly one form, probabilities outside [0, 1], log-probabilities
+            above 0, NaN (while validation is on).
 
     Example:
-        >>> import torch
-        >>> self_information(probs=torch.tensor([0.5, 0.25, 0.25]), base=2)
-        tensor([1., 2., 2.])
+        >>> self_information(probs=torch.tensor([0.5, 0.25, 0.125]), base=2)
+        tensor([1., 2., 3.])
 
     Source: Cover & Thomas, *Elements of Information Theory*, §2.1.
     """
     fn = "self_information"
     scale = log_base(fn, base)
-    _, log_p = resolve_form(fn, "", probs, logits, log_probs, dim)
-    return -log_p / scale
+    name, value = check_exactly_one(fn, probs=probs, logits=logits, log_probs=log_probs)
+    check_floating(fn, name, value)
+    if name == "logits":
+        check_no_nan(fn, name, value, allow_posinf=False)
+        return -torch.log_softmax(value, dim) / scale
+    if name == "log_probs":
+        check_in_range(fn, name, value, -math.inf, 0.0)
+        return -value / scale
+    check_in_range(fn, name, value, 0.0, 1.0)
+    return -safe_log(value) / scale
 
 
 def _check_joint(fn: str, joint: Tensor, ndim: int) -> Tensor:
@@ -125,7 +146,7 @@ def _check_joint(fn: str, joint: Tensor, ndim: int) -> Tensor:
         total = joint.detach().sum(tuple(range(-ndim, 0)))
         atol = 1e-6 if joint.dtype == torch.float64 else 1e-4
         worst = float((total - 1).abs().max()) if total.numel() else 0.0
-        if worst > atol:
+        if not worst <= atol:
             raise fail(fn, "joint", f"to sum to one over its last {ndim} dimensions",
                        f"sums off by up to {worst:.3g}")
     return joint
@@ -246,9 +267,7 @@ def gaussian_entropy(cov: Tensor, *, base: float | None = None) -> Tensor:
     check_floating(fn, "cov", cov)
     check_matrix_square(fn, "cov", cov)
     scale = log_base(fn, base)
-    L, info = torch.linalg.cholesky_ex(cov)
-    if validating() and bool((info != 0).any()):
-        raise fail(fn, "cov", "to be positive definite", "a matrix whose Cholesky failed")
+    L = check_cholesky(fn, "cov", cov)
     d = cov.shape[-1]
     half_logdet = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
     return (0.5 * d * (1 + _LOG_2PI) + half_logdet) / scale
@@ -297,9 +316,14 @@ def knn_entropy(x: Tensor, k: int = 3, *, base: float | None = None) -> Tensor:
     if x.dim() == 1:
         x = x.unsqueeze(-1)
     check_ndim(fn, "x", x, min_ndim=2)
+    check_finite(fn, "x", x)
     n, d = x.shape[-2], x.shape[-1]
     check_min_rows(fn, "x", n, 2)
     eps = nearest_kth(fn, x, k)
+    if validating() and bool((eps == 0).any()):
+        raise fail(fn, "x", f"to hold at most {k} copies of any sample (more coinciding samples "
+                   "put the k-th neighbour at distance 0 and the estimate at -inf; add a "
+                   "little noise or raise k)", "duplicate samples")
     log_unit_ball = 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1)
     const = torch.special.digamma(x.new_tensor(float(n))) \
         - torch.special.digamma(x.new_tensor(float(k))) + log_unit_ball

@@ -4,10 +4,12 @@ Each loss has a functional form and an ``nn.Module``, with ``reduction="none" | 
 "sum" | "batchmean"`` as in ``torch.nn.KLDivLoss``: ``"batchmean"`` divides the sum by
 the batch size (the first dimension), the right mean for a KL summed over dimensions.
 
-Mapping to torch's own losses (used inside, not rewritten): the reconstruction terms are
-``F.gaussian_nll_loss(full=True)``, ``F.binary_cross_entropy_with_logits`` and
+Mapping to torch's own losses: the reconstruction terms equal
+``F.gaussian_nll_loss(full=True, eps=0)``, ``F.binary_cross_entropy_with_logits`` and
 ``F.cross_entropy`` with ``reduction="none"``, summed over the data dimensions — each is
-:math:`-\log p(x \mid z)` for its decoder.
+:math:`-\log p(x \mid z)` for its decoder. The last two are used inside; the Gaussian
+term is written out (one line), because ``F.gaussian_nll_loss`` checks its variance with
+a host sync on every call and breaks ``torch.compile(fullgraph=True)``.
 """
 
 from __future__ import annotations
@@ -97,7 +99,13 @@ def gaussian_kl_loss(mean: Tensor, log_var: Tensor, *, prior_mean: Tensor | None
     Kingma et al. (2016), "Improved variational inference with inverse autoregressive
     flow" (free bits).
     """
-    fn = "gaussian_kl_loss"
+    kl = _gaussian_kl_loss("gaussian_kl_loss", mean, log_var, prior_mean, prior_log_var,
+                           free_bits)
+    return _reduce("gaussian_kl_loss", kl, reduction)
+
+
+def _gaussian_kl_loss(fn: str, mean: Tensor, log_var: Tensor, prior_mean: Tensor | None,
+                      prior_log_var: Tensor | None, free_bits: float) -> Tensor:
     check_floating(fn, "mean", mean)
     check_floating(fn, "log_var", log_var)
     if mean.shape != log_var.shape:
@@ -110,7 +118,7 @@ def gaussian_kl_loss(mean: Tensor, log_var: Tensor, *, prior_mean: Tensor | None
                 + plv - log_var)
     if free_bits > 0:
         kl = kl.clamp_min(free_bits)
-    return _reduce(fn, kl, reduction)
+    return kl
 
 
 class GaussianKLLoss(nn.Module):
@@ -160,9 +168,9 @@ def reconstruction_nll(x: Tensor, recon: Tensor, *, likelihood: str = "gaussian"
         \text{bernoulli: } -\sum_j x_j\log s(\ell_j) + (1-x_j)\log(1-s(\ell_j)), \quad
         \text{categorical: } -\sum_j \log \operatorname{softmax}(\ell_j)_{x_j}
 
-    Computed with torch's ``F.gaussian_nll_loss(full=True)``,
-    ``F.binary_cross_entropy_with_logits`` and ``F.cross_entropy`` (``reduction="none"``)
-    and summed over the last ``event_dims`` data dimensions.
+    Equal to torch's ``F.gaussian_nll_loss(full=True, eps=0)``,
+    ``F.binary_cross_entropy_with_logits`` and ``F.cross_entropy`` (``reduction="none"``),
+    summed over the last ``event_dims`` data dimensions.
 
     Args:
         x: data; for ``"categorical"``, integer classes.
@@ -189,7 +197,11 @@ def reconstruction_nll(x: Tensor, recon: Tensor, *, likelihood: str = "gaussian"
 
     Source: Kingma & Welling (2014), appendix C.
     """
-    fn = "reconstruction_nll"
+    return _reconstruction_nll("reconstruction_nll", x, recon, likelihood, obs_var, event_dims)
+
+
+def _reconstruction_nll(fn: str, x: Tensor, recon: Tensor, likelihood: str,
+                        obs_var: float | Tensor, event_dims: int) -> Tensor:
     check_choice(fn, "likelihood", likelihood, ("gaussian", "bernoulli", "categorical"))
     check_int(fn, "event_dims", event_dims, minimum=0)
     dims = tuple(range(-event_dims, 0))
@@ -209,9 +221,10 @@ def reconstruction_nll(x: Tensor, recon: Tensor, *, likelihood: str = "gaussian"
         nll = F.binary_cross_entropy_with_logits(recon, x.to(recon.dtype), reduction="none")
     else:
         check_positive(fn, "obs_var", obs_var)
-        var = obs_var if isinstance(obs_var, Tensor) else torch.full_like(recon, obs_var)
-        nll = F.gaussian_nll_loss(recon, x, var.expand_as(recon), full=True, eps=0.0,
-                                  reduction="none")
+        if isinstance(obs_var, Tensor):
+            nll = 0.5 * ((x - recon).square() / obs_var + obs_var.log() + _LOG_2PI)
+        else:
+            nll = 0.5 * ((x - recon).square() / obs_var + math.log(obs_var) + _LOG_2PI)
     return nll.sum(dims) if dims else nll
 
 
@@ -271,11 +284,9 @@ def elbo_loss(x: Tensor, recon: Tensor, mean: Tensor, log_var: Tensor, *,
     check_choice(fn, "kl", kl, ("analytic", "mc"))
     check_positive(fn, "beta", beta, strict=False)
     check_choice(fn, "reduction", reduction, _REDUCTIONS)
-    nll = reconstruction_nll(x, recon, likelihood=likelihood, obs_var=obs_var,
-                             event_dims=event_dims)
+    nll = _reconstruction_nll(fn, x, recon, likelihood, obs_var, event_dims)
     if kl == "analytic":
-        kl_term = gaussian_kl_loss(mean, log_var, free_bits=free_bits,
-                                   reduction="none").sum(-1)
+        kl_term = _gaussian_kl_loss(fn, mean, log_var, None, None, free_bits).sum(-1)
     else:
         if z is None:
             raise fail(fn, "z", "to be the latent sample when kl='mc'", None)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._validation import (
     check_choice,
     check_finite,
@@ -21,6 +22,7 @@ from torchmath._validation import (
     check_same_size,
     check_tensor,
     fail,
+    promote,
     validating,
 )
 from torchmath.information._forms import log_base, plogq, safe_log
@@ -79,12 +81,14 @@ def mutual_information(joint: Tensor, *, base: float | None = None) -> Tensor:
     return plogq(joint, log_ratio).sum((-2, -1)).clamp_min(0) / scale
 
 
-def _index(fn: str, name: str, idx, d: int, device) -> Tensor:
-    t = torch.as_tensor(idx, dtype=torch.long, device=device).reshape(-1)
-    if t.numel() == 0 or bool(((t < -d) | (t >= d)).any()):
-        raise fail(fn, name, f"to be a non-empty list of indices into {d} variables",
-                   t.tolist())
-    return t % d
+def _index(fn: str, name: str, idx, d: int) -> list[int]:
+    """Indices checked as Python integers (they are configuration, not data: no device
+    sync for a list, and torch.compile folds the checks; a tensor is read once)."""
+    values = idx.reshape(-1).tolist() if isinstance(idx, Tensor) else list(idx)
+    if not values or any(isinstance(i, bool) or not isinstance(i, int) or not -d <= i < d
+                         for i in values):
+        raise fail(fn, name, f"to be a non-empty list of indices into {d} variables", values)
+    return [i % d for i in values]
 
 
 def _half_logdet(fn: str, cov: Tensor) -> Tensor:
@@ -137,11 +141,11 @@ def gaussian_mutual_information(cov: Tensor, x_idx: Sequence[int] | Tensor,
     check_matrix_square(fn, "cov", cov)
     scale = log_base(fn, base)
     d = cov.shape[-1]
-    xi = _index(fn, "x_idx", x_idx, d, cov.device)
-    yi = _index(fn, "y_idx", y_idx, d, cov.device)
-    if bool(torch.isin(xi, yi).any()):
-        raise fail(fn, "x_idx and y_idx", "to be disjoint", (xi.tolist(), yi.tolist()))
-    both = torch.cat((xi, yi))
+    xi = _index(fn, "x_idx", x_idx, d)
+    yi = _index(fn, "y_idx", y_idx, d)
+    if set(xi) & set(yi):
+        raise fail(fn, "x_idx and y_idx", "to be disjoint", (xi, yi))
+    both = xi + yi
     sub = lambda i: cov[..., i, :][..., :, i]  # noqa: E731
     out = _half_logdet(fn, sub(xi)) + _half_logdet(fn, sub(yi)) - _half_logdet(fn, sub(both))
     return out / scale
@@ -272,7 +276,7 @@ def _jitter(X: Tensor, noise: float, generator: torch.Generator | None) -> Tenso
     if noise == 0:
         return X
     scale = X.abs().mean(0).clamp_min(1.0)
-    eps = torch.randn(X.shape, generator=generator, dtype=X.dtype).to(X.device)
+    eps = _random.randn(X.shape, generator=generator, dtype=X.dtype, device=X.device)
     return X + noise * scale * eps
 
 
@@ -303,8 +307,13 @@ def _mi_continuous_discrete(c: Tensor, labels: Tensor, k: int) -> Tensor:
             - _digamma(label_count[order], c).mean(-1) - _digamma(m_all, c).mean(-1))
 
 
-def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
-                       k: int = 3, noise: float = 0.0,
+def _default_generator(generator: torch.Generator | None) -> torch.Generator:
+    """scikit-learn-like seeded jitter: a fixed seed unless a generator is given."""
+    return torch.Generator().manual_seed(0) if generator is None else generator
+
+
+def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool | None = None,
+                       k: int = 3, noise: float = 1e-10,
                        generator: torch.Generator | None = None) -> Tensor:
     r"""Mutual information between each feature (column) of ``X`` and the target ``y``.
 
@@ -314,24 +323,28 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     Continuous features are divided by their standard deviation first (as scikit-learn
     does). For a continuous target, :math:`\hat I` is the KSG estimator
     (:func:`ksg_mutual_information`, with ``y`` scaled too) — scikit-learn's
-    ``mutual_info_regression``; for a discrete target (``discrete_target=True``), Ross's
-    nearest-neighbour estimator — scikit-learn's ``mutual_info_classif``. All features are
-    estimated in one batched call; negative estimates are clipped to 0. Features are
-    treated as continuous.
+    ``mutual_info_regression``; for a discrete target, Ross's nearest-neighbour
+    estimator — scikit-learn's ``mutual_info_classif``. All features are estimated in one
+    batched call; negative estimates are clipped to 0. Features are treated as continuous.
 
-    By default (``noise=0``) no jitter is added, so the scores are deterministic and equal
-    scikit-learn's estimator on data without ties. Nearest-neighbour estimators degrade
-    on tied values (many zero distances); ``noise=1e-10`` adds scikit-learn's tie-breaking
-    jitter, :math:`10^{-10}\max(1, \overline{|x|})\,\epsilon` per scaled column (and to a
-    continuous target), drawn from ``generator``.
+    Nearest-neighbour estimators are inflated by tied values (many zero distances), and
+    real data is full of ties (every feature of scikit-learn's diabetes and breast-cancer
+    sets has some). So, as scikit-learn does, a tie-breaking jitter
+    :math:`\text{noise}\cdot\max(1, \overline{|x|})\,\epsilon` is added per scaled column
+    (and to a continuous target) by default (``noise=1e-10``), drawn from ``generator``
+    — by default a generator seeded with 0, so the scores are reproducible. The scores
+    then agree with scikit-learn's within its own seed-to-seed spread; ``noise=0`` turns
+    the jitter off (exact, deterministic, equal to scikit-learn's estimator on data
+    without ties).
 
     Args:
         X: features.
-        y: target values, or integer class labels with ``discrete_target=True``.
-        discrete_target: treat ``y`` as class labels.
+        y: target values, or class labels.
+        discrete_target: treat ``y`` as class labels; ``None`` (default) decides from the
+            dtype: integer (or bool) ``y`` are labels, floating ``y`` a continuous target.
         k: neighbour order.
-        noise: relative jitter added to break ties (scikit-learn uses ``1e-10``).
-        generator: random generator for the jitter.
+        noise: relative jitter added to break ties (scikit-learn's ``1e-10``); 0 for none.
+        generator: random generator for the jitter (any device; default: seeded with 0).
 
     Shape:
         ``X``: ``(n, p)``; ``y``: ``(n,)``; returns ``(p,)``.
@@ -346,15 +359,19 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     Example:
         >>> import torch
         >>> g = torch.Generator().manual_seed(0)
-        >>> X = torch.randn(500, 3, generator=g, dtype=torch.float64)
-        >>> y = X[:, 0] + 0.1 * torch.randn(500, generator=g, dtype=torch.float64)
+        >>> X = torch.randn(300, 3, generator=g, dtype=torch.float64)
+        >>> y = (X[:, 1] > 0).long()               # integer labels: a discrete target
         >>> mutual_info_scores(X, y).argmax().item()
-        0
+        1
 
     Source: Kraskov et al. (2004); Ross (2014), "Mutual information between discrete and
-    continuous data sets", PLoS ONE 9(2).
+    continuous data sets", PLoS ONE 9(2); scikit-learn's ``mutual_info_regression``.
     """
-    fn = "mutual_info_scores"
+    return _scores("mutual_info_scores", X, y, discrete_target, k, noise, generator)
+
+
+def _scores(fn: str, X: Tensor, y: Tensor, discrete_target: bool | None, k: int,
+            noise: float, generator: torch.Generator | None) -> Tensor:
     check_floating(fn, "X", X)
     check_ndim(fn, "X", X, ndim=2)
     check_finite(fn, "X", X)
@@ -364,22 +381,26 @@ def mutual_info_scores(X: Tensor, y: Tensor, *, discrete_target: bool = False,
     check_same_size(fn, ("X", "y"), (X, y))
     _check_k(fn, k, X.shape[0])
     check_positive(fn, "noise", noise, strict=False)
+    if discrete_target is None:
+        discrete_target = not (y.is_floating_point() or y.is_complex())
+    generator = _default_generator(generator)
     Xs = _jitter(_scale_columns(X), noise, generator).mT.contiguous()  # (p, n)
     if discrete_target:
-        if y.is_floating_point() and bool((y != y.round()).any()):
+        if y.is_floating_point() and validating() and bool((y != y.round()).any()):
             raise fail(fn, "y", "to hold class labels with discrete_target=True",
                        "non-integer values")
         mi = _mi_continuous_discrete(Xs, y, k)
     else:
         check_floating(fn, "y", y)
+        (Xs, y), _ = promote(Xs, y)
         ys = _jitter(_scale_columns(y.to(X.dtype).unsqueeze(-1)), noise, generator)
         mi = _ksg_batched(Xs.unsqueeze(-1), ys.expand(Xs.shape[0], -1, 1), k)
     return mi.clamp_min(0)
 
 
 def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
-                    discrete_target: bool = False, n_neighbors: int = 3,
-                    noise: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+                    discrete_target: bool | None = None, n_neighbors: int = 3,
+                    noise: float = 1e-10, generator: torch.Generator | None = None) -> Tensor:
     r"""Choose ``k`` features by mutual information with the target.
 
     .. math::
@@ -394,10 +415,11 @@ def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
 
     Args:
         X: features.
-        y: target (values, or labels with ``discrete_target=True``).
+        y: target values, or class labels.
         k: number of features to keep, ``1 <= k <= p``.
         method: ``"mi"`` or ``"mrmr"``.
-        discrete_target: treat ``y`` as class labels.
+        discrete_target: treat ``y`` as class labels; ``None`` (default): integer ``y``
+            are labels, floating ``y`` a continuous target.
         n_neighbors: neighbour order of the estimators.
         noise, generator: tie-breaking jitter, as in :func:`mutual_info_scores`.
 
@@ -429,8 +451,8 @@ def select_features(X: Tensor, y: Tensor, k: int, *, method: str = "mi",
     check_int(fn, "k", k, minimum=1)
     if k > p:
         raise fail(fn, "k", f"to be at most the number of features ({p})", k)
-    relevance = mutual_info_scores(X, y, discrete_target=discrete_target, k=n_neighbors,
-                                   noise=noise, generator=generator)
+    generator = _default_generator(generator)
+    relevance = _scores(fn, X, y, discrete_target, n_neighbors, noise, generator)
     if method == "mi":
         return relevance.topk(k).indices
     Xs = _jitter(_scale_columns(X), noise, generator).mT.contiguous().unsqueeze(-1)

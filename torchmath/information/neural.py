@@ -38,9 +38,12 @@ def _scores(fn: str, scores: Tensor) -> Tensor:
 
 
 def _off_diagonal(scores: Tensor) -> Tensor:
+    """The ``n (n - 1)`` off-diagonal entries of ``(..., n, n)``, without a boolean mask
+    (whose indexing is a host sync): dropping the first of the flattened entries and
+    reading the rest as ``(n - 1, n + 1)`` rows puts the diagonal in the last column."""
     n = scores.shape[-1]
-    mask = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    return scores[..., mask].reshape(*scores.shape[:-2], n * (n - 1))
+    flat = scores.flatten(-2)[..., 1:]
+    return flat.unflatten(-1, (n - 1, n + 1))[..., :-1].flatten(-2)
 
 
 def infonce_bound(scores: Tensor) -> Tensor:
@@ -345,7 +348,8 @@ class MINE(_Bound):
                 m = mean_exp.detach().to(self.ema)
                 self.ema = torch.where(torch.isnan(self.ema), m,
                                        self.ema_decay * self.ema + (1 - self.ema_decay) * m)
-        denom = self.ema.to(mean_exp) if not bool(torch.isnan(self.ema)) \
-            else mean_exp.detach()
+        # no host sync: the first step (ema still NaN) divides by the batch's own value
+        ema = self.ema.to(mean_exp)
+        denom = torch.where(torch.isnan(ema), mean_exp.detach(), ema)
         surrogate = scores.diagonal(dim1=-2, dim2=-1).mean(-1) - mean_exp / denom
         return value.detach() + (surrogate - surrogate.detach())

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchmath._validation import fail
+from torchmath._validation import compute_dtype, fail
 
 __all__ = ["as_float_tensors", "model_parameters"]
 
@@ -18,9 +18,10 @@ def as_float_tensors(fn: str, **values: Any) -> tuple[Tensor, ...]:
 
     ``None`` values pass through as ``None``.
     """
-    like = next((v for v in values.values() if isinstance(v, Tensor) and v.is_floating_point()),
-                None)
-    dtype = like.dtype if like is not None else torch.float64
+    # torch's type promotion over the floating tensors given (issue 15's dtype rule)
+    floating = [v for v in values.values() if isinstance(v, Tensor) and v.is_floating_point()]
+    like = floating[0] if floating else None
+    dtype = compute_dtype(*floating)[1] if floating else torch.float64
     device = like.device if like is not None else next(
         (v.device for v in values.values() if isinstance(v, Tensor)), torch.device("cpu"))
     out = []

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._validation import (
     check_floating,
     check_in_range,
@@ -27,8 +28,7 @@ __all__ = ["add_gaussian_noise", "cutmix", "mixup", "random_crop_flip", "sample_
 
 
 def _rand(shape, generator: torch.Generator | None, like: Tensor) -> Tensor:
-    dev = generator.device if generator is not None else like.device
-    return torch.rand(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
+    return _random.rand(shape, generator=generator, dtype=like.dtype, device=like.device)
 
 
 def sample_beta(alpha: float, shape: tuple[int, ...], *, generator: torch.Generator | None = None,
@@ -38,14 +38,17 @@ def sample_beta(alpha: float, shape: tuple[int, ...], *, generator: torch.Genera
     .. math::
         \lambda = \frac{G_1}{G_1 + G_2},\quad G_i \sim \Gamma(\alpha, 1)
 
-    ``torch.distributions.Beta`` draws from the global generator only, so the draws run
-    under :func:`torch.random.fork_rng` seeded from ``generator`` (the global state is
-    left untouched). Source: the Gamma-ratio construction of the Beta distribution.
+    Drawn as the first coordinate of a :math:`\mathrm{Dir}(\alpha, \alpha)` sample with
+    torch's own sampler, which takes ``generator`` directly: the global random state is
+    never read or reseeded, so concurrent threads with their own generators do not
+    interfere. The draw happens on the generator's device and is moved to ``device``
+    (a generator on any device works with a result on any device). Source: the
+    Gamma-ratio construction of the Beta distribution.
 
     Args:
         alpha: concentration :math:`> 0`.
         shape: sample shape.
-        generator: seeds the draw (default: the global generator).
+        generator: the random source (default: the global generator).
         dtype, device: of the result.
 
     Shape:
@@ -65,15 +68,11 @@ def sample_beta(alpha: float, shape: tuple[int, ...], *, generator: torch.Genera
     """
     check_positive("sample_beta", "alpha", alpha)
     device = torch.device("cpu") if device is None else torch.device(device)
-    conc = torch.full(shape, float(alpha), dtype=dtype, device=device)
-    dist = torch.distributions.Beta(conc, conc)
-    if generator is None:
-        return dist.sample()
-    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        return dist.sample()
+    where = generator.device if generator is not None else device
+    work = torch.float64 if dtype == torch.float64 else torch.float32
+    conc = torch.full((*shape, 2), float(alpha), dtype=work, device=where)
+    lam = torch._sample_dirichlet(conc, generator=generator)[..., 0]
+    return lam.to(dtype=dtype, device=device)
 
 
 def _soft_labels(fn: str, y: Tensor, num_classes: int | None, dtype) -> Tensor:
@@ -246,8 +245,7 @@ def add_gaussian_noise(x: Tensor, std: float | Tensor = 0.1, *,
     fn = "add_gaussian_noise"
     check_floating(fn, "x", x)
     check_positive(fn, "std", std, strict=False)
-    dev = generator.device if generator is not None else x.device
-    noise = torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
+    noise = _random.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return x + std * noise
 
 

@@ -26,6 +26,7 @@ from torchmath._validation import (
     check_same_size,
     check_tensor,
     fail,
+    promote,
 )
 
 __all__ = ["BiasVariance", "TorchModel", "bias_variance_decomposition",
@@ -118,6 +119,8 @@ def bias_variance_from_predictions(predictions: Tensor, y_test: Tensor, *, loss:
     target = y_test if y_true is None else y_true
     if loss == "mse":
         check_floating(fn, "predictions", predictions)
+        (predictions, y_test, target), _ = promote(predictions, y_test, target)
+        y_true = None if y_true is None else target
         mean = predictions.mean(0)
         variance = (predictions - mean).square().mean(0).mean()
         bias_sq = (target - mean).square().mean()

@@ -16,10 +16,12 @@ from torch import Tensor
 
 from torchmath._validation import (
     check_choice,
+    check_finite,
     check_floating,
     check_int,
     check_ndim,
     fail,
+    validating,
 )
 from torchmath.learning_theory._common import as_float_tensors
 from torchmath.learning_theory.pac import (
@@ -37,6 +39,8 @@ HYPOTHESIS_CLASSES = ("threshold", "interval", "axis_aligned_rectangle", "halfsp
 
 #: Most points :func:`can_shatter` enumerates labellings for (2**16 labellings).
 MAX_POINTS = 16
+#: ``all_labellings`` refuses more points than this: its table has ``2**n * n`` entries.
+MAX_LABELLING_POINTS = 24
 
 
 def growth_function_bound(n, vc_dim, *, log: bool = False) -> Tensor:
@@ -71,7 +75,7 @@ def growth_function_bound(n, vc_dim, *, log: bool = False) -> Tensor:
     n, d = as_float_tensors(fn, n=n, vc_dim=vc_dim)
     for name, t in (("n", n), ("vc_dim", d)):
         _check_at_least(fn, name, t, 0, "to be non-negative")
-        if bool((t != torch.round(t)).any()):
+        if validating() and bool((t != torch.round(t)).any()):
             raise fail(fn, name, "to hold integers", "fractional values")
     top = int(torch.minimum(n, d).max()) if n.numel() else 0
     i = torch.arange(top + 1, dtype=n.dtype, device=n.device)
@@ -141,7 +145,15 @@ def all_labellings(n: int, *, device=None) -> Tensor:
                 [1, 0],
                 [0, 1],
                 [1, 1]], dtype=torch.int32)
+
+    Raises:
+        ValueError: ``n`` negative or above ``MAX_LABELLING_POINTS`` (24: 2**24 rows of
+            24 bools is 400 MB; 40 points would ask for 8.8 TB).
     """
+    check_int("all_labellings", "n", n, minimum=0)
+    if n > MAX_LABELLING_POINTS:
+        raise fail("all_labellings", "n", f"at most {MAX_LABELLING_POINTS} (a (2**n, n) "
+                   "table)", n)
     k = torch.arange(2 ** n, device=device).unsqueeze(-1)
     return (k >> torch.arange(n, device=device)) & 1 == 1
 
@@ -150,6 +162,7 @@ def _check_points(fn: str, points: Tensor, hypothesis_class: str) -> Tensor:
     check_choice(fn, "hypothesis_class", hypothesis_class, HYPOTHESIS_CLASSES)
     check_floating(fn, "points", points)
     check_ndim(fn, "points", points, min_ndim=2)
+    check_finite(fn, "points", points)
     if hypothesis_class in ("threshold", "interval") and points.shape[-1] != 1:
         raise fail(fn, "points", f"of shape (..., n, 1) for the class '{hypothesis_class}' "
                    "(points on the line)", tuple(points.shape))
@@ -450,6 +463,7 @@ def empirical_rademacher_complexity(outputs: Tensor, *, n_draws: int | None = 10
     fn = "empirical_rademacher_complexity"
     check_floating(fn, "outputs", outputs)
     check_ndim(fn, "outputs", outputs, min_ndim=2)
+    check_finite(fn, "outputs", outputs)
     n = outputs.shape[-1]
     if n_draws is None:
         if n > MAX_POINTS:

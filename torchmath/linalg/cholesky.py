@@ -7,7 +7,14 @@ import warnings
 import torch
 from torch import Tensor
 
-from torchmath._validation import check_floating, check_matrix_square, check_shape, fail
+from torchmath._validation import (
+    check_finite,
+    check_floating,
+    check_matrix_square,
+    check_shape,
+    not_positive_definite,
+    promote,
+)
 
 __all__ = ["CholeskyJitterWarning", "safe_cholesky", "tril_solve"]
 
@@ -56,6 +63,7 @@ def safe_cholesky(A: Tensor, *, max_tries: int = 6, jitter: float | None = None)
     fn = "safe_cholesky"
     check_floating(fn, "A", A)
     check_matrix_square(fn, "A", A)
+    check_finite(fn, "A", A)
     L, info = torch.linalg.cholesky_ex(A)
     failed = info != 0
     if not bool(failed.any()):
@@ -74,10 +82,7 @@ def safe_cholesky(A: Tensor, *, max_tries: int = 6, jitter: float | None = None)
                           CholeskyJitterWarning, stacklevel=2)
             return L
         level *= 10
-    smallest = float(torch.linalg.eigvalsh(A.detach()).min())
-    raise fail(fn, "A", "to be positive definite",
-               f"a matrix with smallest eigenvalue {smallest:.6g} (diagonal jitter up to "
-               f"{float((scale * level / 10).max()):.3g} did not help)")
+    raise not_positive_definite(fn, "A", A)
 
 
 def tril_solve(scale_tril: Tensor, x: Tensor) -> Tensor:
@@ -119,6 +124,7 @@ def tril_solve(scale_tril: Tensor, x: Tensor) -> Tensor:
     check_matrix_square(fn, "scale_tril", scale_tril)
     d = scale_tril.shape[-1]
     check_shape(fn, "x", x, (d,))
+    (scale_tril, x), _ = promote(scale_tril, x)
     batch = torch.broadcast_shapes(x.shape[:-1], scale_tril.shape[:-2])
     nb = len(batch)
     fac_batch = (1,) * (nb - (scale_tril.dim() - 2)) + tuple(scale_tril.shape[:-2])

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._validation import (
     check_choice,
     check_finite,
@@ -53,6 +54,9 @@ def _gap_inverse(values: Tensor, eps: float | None) -> Tensor:
 
 
 class _SafeEigh(torch.autograd.Function):
+    # The forward is plain torch, so torch.func derives the vmap rule.
+    generate_vmap_rule = True
+
     @staticmethod
     def forward(A, eps):
         L, V = torch.linalg.eigh(A)
@@ -62,6 +66,15 @@ class _SafeEigh(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         ctx.eps = inputs[1]
         ctx.save_for_backward(*output)
+        ctx.save_for_forward(*output)
+
+    @staticmethod
+    def jvp(ctx, dA, _):
+        # dL = diag(V^T dA V), dV = V (F o V^T dA V), with the same safe F as backward.
+        L, V = ctx.saved_tensors
+        M = V.mT @ dA @ V
+        M = 0.5 * (M + M.mT)
+        return M.diagonal(dim1=-2, dim2=-1), V @ (M * _gap_inverse(L, ctx.eps))
 
     @staticmethod
     def backward(ctx, gL, gV):
@@ -134,6 +147,9 @@ def safe_eigh(A: Tensor, *, eps: float | None = None) -> EighResult:
 
 
 class _SafeSVD(torch.autograd.Function):
+    # The forward is plain torch, so torch.func derives the vmap rule.
+    generate_vmap_rule = True
+
     @staticmethod
     def forward(A, eps):
         U, S, Vh = torch.linalg.svd(A, full_matrices=False)
@@ -314,8 +330,7 @@ def power_iteration(A: Tensor | Matvec, k: int = 1, *, n: int | None = None,
     check_int(fn, "max_iter", max_iter, minimum=1)
     if tol is None:
         tol = torch.finfo(dtype).eps ** 0.5
-    Q = torch.randn(*batch, dim, k, generator=generator, dtype=dtype,
-                    device="cpu" if generator is not None else device).to(device)
+    Q = _random.randn((*batch, dim, k), generator=generator, dtype=dtype, device=device)
     Q, _ = torch.linalg.qr(Q)
     with torch.no_grad() if is_tensor else torch.enable_grad():
         for it in range(max_iter):
@@ -392,6 +407,7 @@ def lanczos_eigsh(matvec: Tensor | Matvec, n: int | None = None, k: int = 6, *,
         check_floating(fn, "matvec", matvec)
         check_matrix_square(fn, "matvec", matvec)
         check_ndim(fn, "matvec", matvec, ndim=2)
+        check_finite(fn, "matvec", matvec)
         mat = matvec
         n, dtype, device = mat.shape[-1], mat.dtype, mat.device
         matvec = lambda v: mat @ v  # noqa: E731
@@ -416,8 +432,7 @@ def lanczos_eigsh(matvec: Tensor | Matvec, n: int | None = None, k: int = 6, *,
         tol = torch.finfo(dtype).eps ** 0.5
     m_max = n if max_iter is None else min(n, max_iter)
     if v0 is None:
-        v0 = torch.randn(n, generator=generator, dtype=dtype,
-                         device="cpu" if generator is not None else device).to(device)
+        v0 = _random.randn((n,), generator=generator, dtype=dtype, device=device)
     v = v0.detach() / torch.linalg.vector_norm(v0.detach())
     basis = [v]
     alphas: list[Tensor] = []
@@ -451,8 +466,7 @@ def lanczos_eigsh(matvec: Tensor | Matvec, n: int | None = None, k: int = 6, *,
             break
         if float(beta) <= torch.finfo(dtype).eps * float(torch.stack(alphas).abs().max()):
             # An invariant subspace was found: continue from a fresh orthogonal direction.
-            w = torch.randn(n, generator=generator, dtype=dtype,
-                            device="cpu" if generator is not None else device).to(device)
+            w = _random.randn((n,), generator=generator, dtype=dtype, device=device)
             for _ in range(2):
                 w = w - V @ (V.mT @ w)
             beta = beta * 0

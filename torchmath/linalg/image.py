@@ -6,7 +6,14 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-from torchmath._validation import check_finite, check_floating, check_int, check_ndim, fail
+from torchmath._validation import (
+    check_choice,
+    check_finite,
+    check_floating,
+    check_int,
+    check_ndim,
+    fail,
+)
 from torchmath.linalg.pca import PCA
 
 __all__ = ["ImagePCAResult", "image_pca"]
@@ -75,9 +82,14 @@ def image_pca(images: Tensor, n_components: int, *, solver: str = "full") -> Ima
     if n_components > min(X.shape):
         raise fail(fn, "n_components", f"to be at most min(n_images, n_pixels) = "
                    f"{min(X.shape)}", n_components)
+    check_choice(fn, "solver", solver, ("full", "randomized", "covariance", "lanczos"))
     pca = PCA(n_components, solver=solver).fit(X)
-    total = (X - pca.mean).square().sum()
-    kept = pca.singular_values.square().cumsum(0)
-    error = (total - kept).clamp_min(0) / X.numel()
+    # The fitted PCA holds detached buffers. The error curve is recomputed from the data
+    # with the components held fixed: the top-j subspace maximizes the captured
+    # variance, so (envelope theorem) this is also the right gradient in the images.
+    Xc = X - X.mean(0)
+    total = Xc.square().sum()
+    captured = (Xc @ pca.components.to(X.dtype).mT).square().sum(0)
+    error = (total - captured.cumsum(0)).clamp_min(0) / X.numel()
     return ImagePCAResult(pca.components.reshape(-1, *shape), pca.mean.reshape(shape),
-                          pca.explained_variance_ratio, error, pca)
+                          captured / total, error, pca)

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from torchmath._validation import (
     check_choice,
+    check_cholesky,
     check_exactly_one,
     check_finite,
     check_floating,
@@ -17,6 +18,7 @@ from torchmath._validation import (
     check_positive_definite,
     check_shape,
     fail,
+    promote,
 )
 from torchmath.linalg.cholesky import tril_solve
 
@@ -69,10 +71,11 @@ def inner(x: Tensor, y: Tensor, *, metric: Tensor | None = None) -> Tensor:
     check_floating(fn, "x", x)
     check_ndim(fn, "x", x, min_ndim=1)
     check_shape(fn, "y", y, (x.shape[-1],))
+    (x, y, metric), out = promote(x, y, metric)
     if metric is None:
-        return (x * y).sum(-1)
+        return (x * y).sum(-1).to(out)
     _check_metric(fn, metric, x.shape[-1])
-    return (x.unsqueeze(-2) @ (metric @ y.unsqueeze(-1))).squeeze(-1).squeeze(-1)
+    return (x.unsqueeze(-2) @ (metric @ y.unsqueeze(-1))).squeeze(-1).squeeze(-1).to(out)
 
 
 def norm(x: Tensor, p: float = 2, *, metric: Tensor | None = None) -> Tensor:
@@ -117,9 +120,11 @@ def norm(x: Tensor, p: float = 2, *, metric: Tensor | None = None) -> Tensor:
         return torch.linalg.vector_norm(x, ord=p, dim=-1)
     if p != 2:
         raise fail(fn, "p", "to be 2 when a metric is given", p)
-    _check_metric(fn, metric, x.shape[-1])
-    L = torch.linalg.cholesky(metric)
-    return torch.linalg.vector_norm((x.unsqueeze(-2) @ L).squeeze(-2), dim=-1)
+    (x, metric), out = promote(x, metric)
+    check_floating(fn, "metric", metric)
+    check_shape(fn, "metric", metric, (x.shape[-1], x.shape[-1]))
+    L = check_cholesky(fn, "metric", metric)
+    return torch.linalg.vector_norm((x.unsqueeze(-2) @ L).squeeze(-2), dim=-1).to(out)
 
 
 def mahalanobis(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
@@ -167,14 +172,13 @@ def mahalanobis(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
     check_shape(fn, "mean", mean, (d,))
     check_floating(fn, name, matrix)
     check_shape(fn, name, matrix, (d, d))
-    check_finite(fn, name, matrix)
-    check_positive_definite(fn, name, matrix)
-    L = torch.linalg.cholesky(matrix)
+    (x, mean, matrix), out = promote(x, mean, matrix)
+    L = check_cholesky(fn, name, matrix)
     diff = x - mean
     z = tril_solve(L, diff) if name == "cov" else (diff.unsqueeze(-2) @ L).squeeze(-2)
     if squared:
-        return z.square().sum(-1)
-    return torch.linalg.vector_norm(z, dim=-1)
+        return z.square().sum(-1).to(out)
+    return torch.linalg.vector_norm(z, dim=-1).to(out)
 
 
 def _squared_distances(X: Tensor, Y: Tensor) -> Tensor:
@@ -237,6 +241,7 @@ def gram_matrix(X: Tensor, Y: Tensor | None = None, *, kernel: str = "linear",
         check_ndim(fn, "Y", Y, min_ndim=2)
         check_shape(fn, "Y", Y, (X.shape[-1],))
     check_choice(fn, "kernel", kernel, ("linear", "rbf", "polynomial"))
+    (X, Y), _ = promote(X, Y)
     if gamma is None:
         gamma = 1.0 / X.shape[-1]
     else:

@@ -15,6 +15,7 @@ from torchmath._validation import (
     check_positive,
     check_shape,
     fail,
+    promote,
     validating,
 )
 from torchmath.linalg.eigen import safe_eigh, safe_svd
@@ -108,6 +109,7 @@ def project(x: Tensor, A: Tensor, *, rcond: float | None = None) -> Tensor:
     U, mask = _range_basis(fn, A, rcond)
     check_floating(fn, "x", x)
     check_shape(fn, "x", x, (A.shape[-2],))
+    (x, U), _ = promote(x, U)
     coords = (U.mT @ x.unsqueeze(-1)).squeeze(-1) * mask
     return (U @ coords.unsqueeze(-1)).squeeze(-1)
 
@@ -121,7 +123,9 @@ def orthogonal_complement(A: Tensor, *, rcond: float | None = None) -> Tensor:
 
     The trailing left singular vectors of a complete SVD, after the numerical rank
     :math:`r`. The number of columns depends on the rank, so a batch must share one
-    rank (one host sync to read it).
+    rank (one host sync to read it; hence no ``vmap``/``torch.compile``). The basis is
+    differentiable: gauge-invariant uses such as the projector :math:`NN^\top = I - P`
+    get the exact gradient.
 
     Args:
         A: matrices.
@@ -150,13 +154,23 @@ def orthogonal_complement(A: Tensor, *, rcond: float | None = None) -> Tensor:
     check_finite(fn, "A", A)
     if rcond is None:
         rcond = _default_rcond(A)
-    U, S, _ = torch.linalg.svd(A, full_matrices=True)
-    ranks = _rank_mask(S, rcond).sum(-1)
+    with torch.no_grad():
+        U, S, _ = torch.linalg.svd(A, full_matrices=True)
+        ranks = _rank_mask(S, rcond).sum(-1)
     r = int(ranks.max()) if ranks.numel() else 0
     if ranks.numel() and int(ranks.min()) != r:
         raise fail(fn, "A", "matrices of one rank across the batch",
                    f"ranks from {int(ranks.min())} to {r}")
-    return U[..., r:]
+    # The trailing singular vectors of a complete SVD carry no gradient (torch's SVD
+    # backward ignores them). M = (I - P) N0, with P = U_r U_r^T differentiable and N0
+    # held fixed, spans col(A)^perp for every A near this one; N = M L^{-T} with
+    # M^T M = L L^T is orthonormal. It equals N0 here (M = N0, L = I), and N N^T = I - P
+    # exactly, so every gauge-invariant use is differentiable to all orders.
+    N0 = U[..., r:]
+    Ur = torch.linalg.svd(A, full_matrices=False).U[..., :r]
+    M = N0 - Ur @ (Ur.mT @ N0)
+    L = torch.linalg.cholesky(M.mT @ M)
+    return torch.linalg.solve_triangular(L.mT, M, upper=True, left=False)
 
 
 class LstsqResult(NamedTuple):
@@ -280,6 +294,7 @@ def lstsq(A: Tensor, b: Tensor, *, method: str = "qr", rcond: float | None = Non
         check_shape(fn, "b", b, (m, None))
         B = b
     check_finite(fn, "b", b)
+    (A, B), _ = promote(A, B)
     if rcond is None:
         rcond = _default_rcond(A)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._validation import check_finite, check_floating, check_int, check_ndim, fail
 from torchmath.linalg.eigen import SVDResult, safe_svd
 
@@ -103,6 +104,7 @@ def truncated_svd(A: Tensor, k: int) -> SVDResult:
     fn = "truncated_svd"
     check_floating(fn, "A", A)
     check_ndim(fn, "A", A, min_ndim=2)
+    check_finite(fn, "A", A)
     _check_k(fn, A, k)
     U, S, Vh = safe_svd(A)
     U, Vh = svd_flip(U[..., :k], Vh[..., :k, :])
@@ -162,9 +164,9 @@ def randomized_svd(A: Tensor, k: int, *, n_oversamples: int = 10, n_iter: int = 
     transpose = m < n  # work with the tall orientation: fewer columns to sketch
     M = A.mT if transpose else A
     cols = min(k + n_oversamples, min(m, n))
-    omega = torch.randn(*M.shape[:-2], M.shape[-1], cols, generator=generator,
-                        dtype=A.dtype, device="cpu" if generator is not None else A.device)
-    Q, _ = torch.linalg.qr(M @ omega.to(A.device))
+    omega = _random.randn((*M.shape[:-2], M.shape[-1], cols), generator=generator,
+                          dtype=A.dtype, device=A.device)
+    Q, _ = torch.linalg.qr(M @ omega)
     for _ in range(n_iter):
         Z, _ = torch.linalg.qr(M.mT @ Q)
         Q, _ = torch.linalg.qr(M @ Z)

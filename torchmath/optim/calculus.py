@@ -17,7 +17,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from torchmath._validation import check_floating, check_ndim, check_positive, fail
+from torchmath import _random
+from torchmath._validation import check_floating, check_int, check_ndim, check_positive, fail
 from torchmath.linalg import lanczos_eigsh
 
 __all__ = [
@@ -395,6 +396,8 @@ def lipschitz_constant(f: Callable[[Tensor], Tensor], x: Tensor, *,
     """
     fn = "lipschitz_constant"
     _check_point(fn, x)
+    if max_iter is not None:
+        check_int(fn, "max_iter", max_iter, minimum=1)
     grad_f = torch.func.grad(_scalar_valued(fn, f))
     d = x.shape[-1]
     if generator is None:
@@ -403,7 +406,7 @@ def lipschitz_constant(f: Callable[[Tensor], Tensor], x: Tensor, *,
     out = []
     for point in points:
         matvec = lambda v, z=point: torch.func.jvp(grad_f, (z,), (v,))[1]  # noqa: E731
-        v0 = torch.randn(d, generator=generator, dtype=x.dtype).to(x.device)
+        v0 = _random.randn((d,), generator=generator, dtype=x.dtype, device=x.device)
         w, _ = lanczos_eigsh(matvec, d, k=1, which="LM", max_iter=max_iter, tol=tol, v0=v0)
         out.append(w[0].detach().abs())
     return torch.stack(out).reshape(x.shape[:-1])

@@ -25,7 +25,14 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from torchmath._validation import check_floating, check_int, check_positive, fail
+from torchmath._validation import (
+    check_finite,
+    check_floating,
+    check_int,
+    check_no_nan,
+    check_positive,
+    fail,
+)
 from torchmath.optim.calculus import hessian
 from torchmath.optim.newton import Newton
 
@@ -320,6 +327,10 @@ def smoothness_constants(f: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tens
     Returns:
         ``(m, L)``.
 
+    Raises:
+        ValueError: ``x`` or the Hessian of ``f`` at ``x`` holds NaN or infinite values
+            (while validation is on), instead of an eigensolver error.
+
     Example:
         >>> A = torch.diag(torch.tensor([1.0, 10.0]))
         >>> smoothness_constants(lambda x: 0.5 * x @ A @ x, torch.zeros(2))
@@ -327,7 +338,10 @@ def smoothness_constants(f: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tens
 
     Source: Nesterov (2018), thm. 2.1.6 and 2.1.11.
     """
+    fn = "smoothness_constants"
+    check_finite(fn, "x", x)
     H = hessian(f, x)
+    check_finite(fn, "Hessian of f at x", H)
     eig = torch.linalg.eigvalsh((H + H.mT) / 2)
     return eig[..., 0], eig[..., -1]
 
@@ -365,6 +379,7 @@ def measured_rate(errors: Tensor, *, skip: int = 0) -> Tensor:
     """
     fn = "measured_rate"
     check_floating(fn, "errors", errors)
+    check_no_nan(fn, "errors", errors)
     e = errors[skip:]
     k = torch.arange(e.shape[0], dtype=e.dtype, device=e.device)
     keep = e > 0

@@ -59,6 +59,10 @@ class ConjugatePosterior:
     extra: dict[str, object]
 
 
+# Distributions built here take checked parameters: no validation (a host sync) again.
+_NV = {"validate_args": False}
+
+
 def _as(x, like: Tensor) -> Tensor:
     return torch.as_tensor(x, dtype=like.dtype, device=like.device)
 
@@ -127,7 +131,8 @@ def beta_bernoulli(x: Tensor, alpha=1.0, beta=1.0) -> ConjugatePosterior:
     a0, b0 = _hyper(fn, "alpha", alpha, x), _hyper(fn, "beta", beta, x)
     s, n = x.sum(-1), x.shape[-1]
     a, b = a0 + s, b0 + (n - s)
-    return ConjugatePosterior({"alpha": a, "beta": b}, Beta(a, b), Bernoulli(probs=a / (a + b)),
+    return ConjugatePosterior({"alpha": a, "beta": b}, Beta(a, b, **_NV),
+                              Bernoulli(probs=a / (a + b), **_NV),
                               _beta_mode(a, b), {})
 
 
@@ -177,7 +182,8 @@ def dirichlet_categorical(x: Tensor, concentration: Tensor) -> ConjugatePosterio
     total = excess.sum(-1, keepdim=True)
     mean = a / a.sum(-1, keepdim=True)
     mode = torch.where(total > 0, excess / total.clamp_min(torch.finfo(a.dtype).tiny), mean)
-    return ConjugatePosterior({"concentration": a}, Dirichlet(a), Categorical(probs=mean),
+    return ConjugatePosterior({"concentration": a}, Dirichlet(a, **_NV),
+                              Categorical(probs=mean, **_NV),
                               mode, {})
 
 
@@ -218,8 +224,8 @@ def gamma_poisson(x: Tensor, shape=1.0, rate=1.0) -> ConjugatePosterior:
     a0, b0 = _hyper(fn, "shape", shape, x), _hyper(fn, "rate", rate, x)
     a, b = a0 + x.sum(-1), b0 + x.shape[-1]
     mode = ((a - 1) / b).clamp_min(0)
-    predictive = NegativeBinomial(total_count=a, probs=1 / (b + 1))
-    return ConjugatePosterior({"shape": a, "rate": b}, Gamma(a, b), predictive, mode, {})
+    predictive = NegativeBinomial(total_count=a, probs=1 / (b + 1), **_NV)
+    return ConjugatePosterior({"shape": a, "rate": b}, Gamma(a, b, **_NV), predictive, mode, {})
 
 
 def normal_normal(x: Tensor, prior_mean=0.0, prior_std=1.0, *, noise_std) -> ConjugatePosterior:
@@ -263,8 +269,8 @@ def normal_normal(x: Tensor, prior_mean=0.0, prior_std=1.0, *, noise_std) -> Con
     var_n = 1 / precision
     mu = var_n * (m0 / s0.square() + x.sum(-1) / sigma.square())
     std = var_n.sqrt()
-    return ConjugatePosterior({"mean": mu, "std": std}, Normal(mu, std),
-                              Normal(mu, (sigma.square() + var_n).sqrt()), mu, {})
+    return ConjugatePosterior({"mean": mu, "std": std}, Normal(mu, std, **_NV),
+                              Normal(mu, (sigma.square() + var_n).sqrt(), **_NV), mu, {})
 
 
 def normal_inverse_gamma(x: Tensor, mean=0.0, kappa=1.0, alpha=1.0, beta=1.0
@@ -321,9 +327,9 @@ def normal_inverse_gamma(x: Tensor, mean=0.0, kappa=1.0, alpha=1.0, beta=1.0
     mn = (k0 * m0 + n * xbar) / kn
     an = a0 + n / 2
     bn = b0 + ss / 2 + k0 * n * (xbar - m0).square() / (2 * kn)
-    post_mean = StudentT(2 * an, mn, (bn / (an * kn)).sqrt())
-    predictive = StudentT(2 * an, mn, (bn * (kn + 1) / (an * kn)).sqrt())
-    extra = {"variance": InverseGamma(an, bn), "map_variance": bn / (an + 1.5)}
+    post_mean = StudentT(2 * an, mn, (bn / (an * kn)).sqrt(), **_NV)
+    predictive = StudentT(2 * an, mn, (bn * (kn + 1) / (an * kn)).sqrt(), **_NV)
+    extra = {"variance": InverseGamma(an, bn, **_NV), "map_variance": bn / (an + 1.5)}
     return ConjugatePosterior({"mean": mn, "kappa": kn, "alpha": an, "beta": bn}, post_mean,
                               predictive, mn, extra)
 

@@ -7,16 +7,20 @@ import math
 import torch
 from torch import Tensor
 
+from torchmath import _random
 from torchmath._batches import row_chunks
 from torchmath._validation import (
+    check_cholesky,
     check_exactly_one,
     check_finite,
     check_floating,
     check_int,
     check_matrix_square,
+    check_no_nan,
     check_positive,
     check_shape,
-    fail,
+    compute_dtype,
+    promote,
     validating,
 )
 from torchmath.linalg import tril_solve
@@ -59,24 +63,17 @@ def normal_log_prob(x: Tensor, mean: Tensor | float, std: Tensor | float) -> Ten
     fn = "normal_log_prob"
     check_floating(fn, "x", x)
     check_positive(fn, "std", std)
+    (x, mean, std), out = promote(x, mean, std)
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
     z = (x - mean) / std
-    return -0.5 * z.square() - std.log() - 0.5 * _LOG_2PI
-
-
-def _factor(fn: str, name: str, A: Tensor) -> Tensor:
-    """Cholesky factor of a covariance or precision, with the standard error if it fails."""
-    L, info = torch.linalg.cholesky_ex(A)
-    if validating() and bool((info != 0).any()):
-        smallest = float(torch.linalg.eigvalsh(A.detach()).min())
-        raise fail(fn, name, "to be positive definite",
-                   f"a matrix with smallest eigenvalue {smallest:.6g}")
-    return L
+    return (-0.5 * z.square() - std.log() - 0.5 * _LOG_2PI).to(out)
 
 
 def _sq_norms(x: Tensor, mean: Tensor, W: Tensor) -> Tensor:
-    """``||W (x_i - mean)||^2`` for the rows of a 2-D ``x``, chunked over rows."""
+    """The whitening product: ``||W (x_i - mean)||^2`` for the rows of a 2-D ``x``,
+    chunked over rows. The forward of :class:`_Mahalanobis`, kept apart so a faster
+    kernel can replace it without touching the autograd rules."""
     n, d = x.shape
     out = x.new_empty(n)
     step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
@@ -87,6 +84,11 @@ def _sq_norms(x: Tensor, mean: Tensor, W: Tensor) -> Tensor:
     return out
 
 
+def _in_transform() -> bool:
+    """Inside a ``torch.func`` transform, where in-place writes into fresh buffers fail."""
+    return bool(torch._C._functorch.get_interpreter_stack())
+
+
 class _Mahalanobis(torch.autograd.Function):
     r"""``m_i = ||W (x_i - \mu)||^2`` with a hand-written, blocked backward.
 
@@ -94,8 +96,10 @@ class _Mahalanobis(torch.autograd.Function):
     and allocates several more ``(n, d)`` buffers in backward. Here the backward uses
     :math:`\partial m/\partial W = 2 W \sum_i g_i (x_i-\mu)(x_i-\mu)^\top` and
     :math:`\partial m/\partial x_i = 2 g_i W^\top W (x_i-\mu)`, both computed from one
-    pass over cache-sized row blocks (one matrix product each). The backward is itself
-    made of differentiable operations, so double backward (``gradgradcheck``) works.
+    pass over cache-sized row blocks (one matrix product each). Under ``create_graph``
+    or a ``torch.func`` transform the backward is the plain differentiable expression,
+    so double backward, ``vmap`` (the rule below), ``jvp``/``jacfwd`` and ``hessian``
+    all work.
     """
 
     @staticmethod
@@ -105,13 +109,38 @@ class _Mahalanobis(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def vmap(info, in_dims, x, mean, W):
+        # Batched inputs (batch dimension first): the plain broadcast expression.
+        x, mean, W = (t if b is None else t.movedim(b, 0)
+                      for t, b in zip((x, mean, W), in_dims, strict=True))
+        if in_dims[1] is not None:
+            mean = mean.unsqueeze(-2)
+        r = (x - mean) @ W.mT
+        return r.square().sum(-1), 0
+
+    @staticmethod
+    def jvp(ctx, dx, dmean, dW):
+        x, mean, W = ctx.saved_tensors
+        diff = x - mean
+        r = diff @ W.mT
+        dr = torch.zeros_like(r)
+        if dx is not None:
+            dr = dr + dx @ W.mT
+        if dmean is not None:
+            dr = dr - dmean @ W.mT
+        if dW is not None:
+            dr = dr + diff @ dW.mT
+        return 2 * (r * dr).sum(-1)
 
     @staticmethod
     def backward(ctx, g):
         x, mean, W = ctx.saved_tensors
         need_x, need_mean, need_W = ctx.needs_input_grad
         gx = gmean = gW = None
-        if torch.is_grad_enabled():  # create_graph: a plain differentiable expression
+        if torch.is_grad_enabled() or _in_transform():  # a plain differentiable expression
             diff = x - mean
             if need_W:
                 gW = 2 * W @ (diff.mT @ (g[:, None] * diff))
@@ -194,12 +223,15 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
     d = matrix.shape[-1]
     check_shape(fn, "x", x, (d,))
     check_shape(fn, "mean", mean, (d,))
+    dtype, out_dtype = compute_dtype(x, mean, matrix)
+    x, mean, matrix = x.to(dtype), mean.to(dtype), matrix.to(dtype)
     if form == "scale_tril":
         L = matrix
         if validating():
+            check_no_nan(fn, "scale_tril", L)
             check_positive(fn, "scale_tril diagonal", L.diagonal(dim1=-2, dim2=-1))
     else:
-        L = _factor(fn, form, matrix)
+        L = check_cholesky(fn, form, matrix)
     log_diag = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
     half_log_det_cov = -log_diag if form == "precision" else log_diag
     shared = matrix.dim() == 2 and mean.numel() == d and x.dim() >= 1
@@ -221,7 +253,15 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
         else:
             z = tril_solve(L, diff)
         maha = z.square().sum(-1)
-    return -0.5 * (d * _LOG_2PI + maha) - half_log_det_cov
+    out = -0.5 * (d * _LOG_2PI + maha) - half_log_det_cov
+    # The density vanishes at an infinite point or mean (log -inf), where the whitening
+    # would give inf - inf = NaN. A row sum (one matrix-vector product, ~2% of the cost)
+    # is infinite there, and NaN where a NaN came in (which stays NaN). A point whose
+    # coordinates mix +inf and -inf sums to NaN too, and keeps the NaN.
+    ones = x.new_ones(d)
+    far = x.detach() @ ones + mean.detach() @ ones
+    out = torch.where(torch.isinf(far), torch.full_like(out, -math.inf), out)
+    return out.to(out_dtype)
 
 
 def mvn_sample(mean: Tensor, *, cov: Tensor | None = None, scale_tril: Tensor | None = None,
@@ -268,10 +308,11 @@ def mvn_sample(mean: Tensor, *, cov: Tensor | None = None, scale_tril: Tensor | 
     d = matrix.shape[-1]
     check_shape(fn, "mean", mean, (d,))
     check_finite(fn, "mean", mean)
-    L = _factor(fn, form, matrix) if form == "cov" else matrix
+    (mean, matrix), out = promote(mean, matrix)
+    L = check_cholesky(fn, form, matrix) if form == "cov" else matrix
     batch = torch.broadcast_shapes(mean.shape[:-1], L.shape[:-2])
-    eps = torch.randn((n, *batch, d), dtype=mean.dtype, device=mean.device,
-                      generator=generator)
+    eps = _random.randn((n, *batch, d), generator=generator, dtype=mean.dtype,
+                        device=mean.device)
     if L.dim() == 2:
-        return mean + eps @ L.mT
-    return mean + (eps.unsqueeze(-2) @ L.mT).squeeze(-2)
+        return (mean + eps @ L.mT).to(out)
+    return (mean + (eps.unsqueeze(-2) @ L.mT).squeeze(-2)).to(out)

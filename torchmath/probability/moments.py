@@ -17,6 +17,7 @@ from torchmath._validation import (
     check_nonnegative_tensor,
     check_shape,
     fail,
+    promote,
     validating,
 )
 from torchmath.linalg import ScatterMatrix, column_gram
@@ -44,7 +45,7 @@ def _weights(fn: str, x: Tensor, weights: Tensor | None, dim: int) -> Tensor | N
         raise fail(fn, "weights", f"of shape ({n},) or {tuple(x.shape)}", tuple(weights.shape))
     check_nonnegative_tensor(fn, "weights", weights)
     check_finite(fn, "weights", weights)
-    return weights.to(x.dtype)
+    return weights.to(torch.promote_types(x.dtype, weights.dtype))
 
 
 def mean(x: Tensor, dim: int = -1, *, weights: Tensor | None = None,
@@ -80,6 +81,7 @@ def mean(x: Tensor, dim: int = -1, *, weights: Tensor | None = None,
     w = _weights(fn, x, weights, dim)
     if w is None:
         return x.mean(dim, keepdim=keepdim)
+    (x, w), _ = promote(x, w)
     return (w * x).sum(dim, keepdim=keepdim) / w.sum(dim, keepdim=keepdim)
 
 
