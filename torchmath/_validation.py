@@ -385,14 +385,14 @@ def check_exactly_one(fn: str, **candidates: Any) -> tuple[str, Any]:
     return given[0]
 
 
-def check_labels(fn: str, name: str, y: Tensor, n_classes: int | None = None) -> Tensor:
-    """Integer class labels in ``[0, n_classes)`` (range checked while validation is on)."""
+def check_labels(fn: str, name: str, y: Tensor, num_classes: int | None = None) -> Tensor:
+    """Integer class labels in ``[0, num_classes)`` (range checked while validation is on)."""
     check_tensor(fn, name, y)
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise fail(fn, name, "to hold integer class labels", y.dtype, TypeError)
     if validating() and y.numel():
         lo, hi = int(y.min()), int(y.max())
-        if lo < 0 or (n_classes is not None and hi >= n_classes):
-            upper = f"{n_classes})" if n_classes is not None else "inf)"
+        if lo < 0 or (num_classes is not None and hi >= num_classes):
+            upper = f"{num_classes})" if num_classes is not None else "inf)"
             raise fail(fn, name, f"to hold labels in [0, {upper}", f"labels from {lo} to {hi}")
     return y

@@ -129,7 +129,7 @@ def test_vib_loss_and_prediction():
     torch.manual_seed(0)
     X = torch.randn(200, 4)
     y = (X[:, 0] > 0).long()
-    vib = VariationalInformationBottleneck(latent_dim=2, beta=1e-3, input_dim=4, n_classes=2,
+    vib = VariationalInformationBottleneck(latent_dim=2, beta=1e-3, input_dim=4, num_classes=2,
                                            hidden=(16,))
     out = vib(X, y)
     assert_close(out["loss"], (F.cross_entropy(out["logits"], y, reduction="none")
@@ -151,7 +151,7 @@ def test_bad_input():
     vae = VAE(encoder=torch.nn.Linear(3, 3), latent_dim=2, input_dim=3)
     assert_raises_naming(ValueError, lambda: vae(torch.randn(2, 3)), "encoder")
     assert_raises_naming(ValueError, lambda: VariationalInformationBottleneck(
-        latent_dim=2, input_dim=3), "n_classes")
+        latent_dim=2, input_dim=3), "num_classes")
     assert_raises_naming(ValueError, lambda: infonce_bound(torch.zeros(2, 3)), "scores")
     assert_raises_naming(ValueError, lambda: MINE(ConcatCritic(1, 1), ema_decay=1.0),
                          "ema_decay")

@@ -135,3 +135,19 @@ def test_bad_input():
     assert_raises_naming(ValueError, lambda: TorchModel(mlp, loss="hinge"), "loss")
     with pytest.raises(TypeError):
         TorchModel("not callable")
+
+
+def test_generator_int_or_torch_generator():
+    X, y, _ = data()
+    fit = poly_fit(1)
+    a = bias_variance_decomposition(fit, X, y, X, y, n_rounds=20, generator=3)
+    b = bias_variance_decomposition(fit, X, y, X, y, n_rounds=20, generator=3)
+    assert_close(a.expected_loss, b.expected_loss, rtol=1e-12, atol=0)
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    c = bias_variance_decomposition(fit, X, y, X, y, n_rounds=20, generator=g1)
+    d = bias_variance_decomposition(fit, X, y, X, y, n_rounds=20, generator=g2)
+    assert_close(c.variance, d.variance, rtol=1e-12, atol=0)
+    e = bias_variance_decomposition(fit, X, y, X, y, n_rounds=20, generator=4)
+    assert not torch.allclose(a.variance, e.variance, rtol=1e-6)  # the seed matters
+    assert_raises_naming((ValueError, TypeError), lambda: bias_variance_decomposition(
+        fit, X, y, X, y, n_rounds=2, generator=1.5), "bias_variance_decomposition", "generator")

@@ -114,3 +114,24 @@ def test_bad_input(diabetes):
         Lasso(0.1).predict(Xt)
     model = Lasso(0.1).fit(Xt, yt)
     assert_raises_naming(ValueError, lambda: model.predict(Xt[:, :3]), "X")
+
+
+def test_elastic_net_gram_refuses_bad_problems_by_name():
+    G, q = torch.eye(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    a = torch.tensor([0.1], dtype=torch.float64)
+    bad = G.clone()
+    bad[0, 0] = -1.0
+    assert_raises_naming(ValueError, lambda: elastic_net_gram(bad, q, a), "elastic_net_gram",
+                         "'G'", "positive semi-definite")
+    assert_raises_naming(ValueError, lambda: elastic_net_gram(G, q, a, check_every=0),
+                         "elastic_net_gram", "check_every")
+    assert_raises_naming(ValueError, lambda: elastic_net_gram(G, q, -a), "elastic_net_gram",
+                         "alpha")
+    nan_q = q.clone()
+    nan_q[1] = float("nan")
+    assert_raises_naming(ValueError, lambda: elastic_net_gram(G, nan_q, a), "elastic_net_gram",
+                         "'q'")
+    # orthonormal design by hand: w = soft(q, a*rho) / (1 + a*(1-rho)) = 0.95 / 1.05
+    W, _, ok = elastic_net_gram(G, q, a, 0.5)
+    assert bool(ok.all())
+    assert_close(W, torch.full((1, 3), 0.95 / 1.05, dtype=torch.float64), atol=1e-10, rtol=0)

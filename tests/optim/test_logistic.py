@@ -209,3 +209,15 @@ def test_labels_kept_as_given_and_nan_refused(cancer):
     assert set(model.predict(X).unique().tolist()) <= {3, 7}
     assert_raises_naming(ValueError, lambda: LogisticRegression().fit(
         X.masked_fill(X > 3, float("nan")), y), "LogisticRegression.fit", "'X'")
+
+
+def test_logistic_loss_checks_labels_and_promotes():
+    X = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    coef, b = torch.zeros(1, 1), torch.zeros(1)  # float32 parameters, float64 data
+    assert_raises_naming(ValueError, lambda: logistic_loss(X, torch.tensor([0, 2]), coef, b),
+                         "logistic_loss", "'y'")
+    assert_raises_naming(TypeError, lambda: logistic_loss(X, torch.tensor([0.0, 1.0]), coef, b),
+                         "logistic_loss", "'y'")
+    loss = logistic_loss(X, torch.tensor([0, 1]), coef, b)
+    assert loss.dtype == torch.float64
+    assert_close(loss, torch.tensor(2 * np.log(2.0), dtype=torch.float64))  # 2 log 2 by hand

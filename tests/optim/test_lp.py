@@ -153,7 +153,7 @@ def test_bad_input_names_the_argument():
     assert_raises_naming(ValueError, lambda: solve_lp(c, G, h, torch.zeros(2, 2,
                                                                            dtype=torch.float64),
                                                       torch.zeros(2, dtype=torch.float64)), "'A'")
-    assert_raises_naming(TypeError, lambda: solve_lp(c.float(), G, h), "'G'")
+    assert_raises_naming(TypeError, lambda: solve_lp(c, G.long(), h), "'G'")
     assert_raises_naming(TypeError, lambda: solve_lp(c.long(), G, h), "'c'")
     assert_raises_naming(ValueError, lambda: solve_lp(torch.zeros(2, 3, dtype=torch.float64),
                                                       torch.zeros(5, 4, 3, dtype=torch.float64),

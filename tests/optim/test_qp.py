@@ -203,7 +203,29 @@ def test_bad_input_names_the_argument():
     assert_raises_naming(ValueError, lambda: solve_qp(Q, p, G), "'h'")
     assert_raises_naming(ValueError, lambda: solve_qp(Q, p, A=G), "'b'")
     assert_raises_naming(ValueError, lambda: solve_qp(Q, p, A=G, b=h[:1]), "'b'")
-    assert_raises_naming(TypeError, lambda: solve_qp(Q.float(), p), "'Q'")
+    assert_raises_naming(TypeError, lambda: solve_qp(Q.long(), p), "'Q'")
     assert_raises_naming(ValueError, lambda: solve_qp(torch.eye(3, **f64).expand(2, 3, 3),
                                                       torch.zeros(3, 3, **f64)), "'p'", "'Q'")
     assert_raises_naming(ValueError, lambda: QPLayer(max_iter=0), "'max_iter'")
+
+
+def test_nan_or_inf_input_is_refused_by_name():
+    Q = torch.eye(2, dtype=torch.float64)
+    p, G, h = (torch.ones(2, dtype=Q.dtype), torch.eye(2, dtype=Q.dtype),
+               torch.ones(2, dtype=Q.dtype))
+    Qn = Q.clone()
+    Qn[0, 0] = float("nan")
+    assert_raises_naming(ValueError, lambda: solve_qp(Qn, p, G, h), "solve_qp", "'Q'", "NaN")
+    hi = h.clone()
+    hi[1] = float("inf")
+    assert_raises_naming(ValueError, lambda: solve_qp(Q, p, G, hi), "solve_qp", "'h'")
+
+
+def test_mixed_float32_float64_promotes_as_torch_does():
+    Q = torch.eye(2, dtype=torch.float64)
+    p = torch.tensor([-1.0, -1.0])  # float32
+    G, h = torch.tensor([[1.0, 1.0]], dtype=torch.float64), torch.tensor([1.0])
+    res = solve_qp(Q, p, G, h)
+    assert res.x.dtype == torch.float64
+    # by hand: x1 = x2 = 1/2 on the constraint x1 + x2 = 1
+    assert_close(res.x, torch.tensor([0.5, 0.5], dtype=torch.float64), atol=1e-8, rtol=0)

@@ -159,7 +159,7 @@ class GaussianKLLoss(nn.Module):
 
 
 def reconstruction_nll(x: Tensor, recon: Tensor, *, likelihood: str = "gaussian",
-                       obs_var: float | Tensor = 1.0, event_dims: int = 1) -> Tensor:
+                       obs_var: float | Tensor = 1.0, event_ndim: int = 1) -> Tensor:
     r"""Per-sample reconstruction negative log-likelihood :math:`-\log p(x \mid z)`.
 
     .. math::
@@ -170,7 +170,7 @@ def reconstruction_nll(x: Tensor, recon: Tensor, *, likelihood: str = "gaussian"
 
     Equal to torch's ``F.gaussian_nll_loss(full=True, eps=0)``,
     ``F.binary_cross_entropy_with_logits`` and ``F.cross_entropy`` (``reduction="none"``),
-    summed over the last ``event_dims`` data dimensions.
+    summed over the last ``event_ndim`` data dimensions.
 
     Args:
         x: data; for ``"categorical"``, integer classes.
@@ -178,7 +178,7 @@ def reconstruction_nll(x: Tensor, recon: Tensor, *, likelihood: str = "gaussian"
             with the classes in the last dimension (categorical).
         likelihood: ``"gaussian" | "bernoulli" | "categorical"``.
         obs_var: observation variance :math:`\sigma^2` of the Gaussian decoder.
-        event_dims: number of trailing data dimensions summed over.
+        event_ndim: number of trailing data dimensions summed over.
 
     Shape:
         ``x``: ``(B, *event)``; ``recon``: ``(B, *event)`` or ``(B, *event, C)``; returns
@@ -197,14 +197,14 @@ def reconstruction_nll(x: Tensor, recon: Tensor, *, likelihood: str = "gaussian"
 
     Source: Kingma & Welling (2014), appendix C.
     """
-    return _reconstruction_nll("reconstruction_nll", x, recon, likelihood, obs_var, event_dims)
+    return _reconstruction_nll("reconstruction_nll", x, recon, likelihood, obs_var, event_ndim)
 
 
 def _reconstruction_nll(fn: str, x: Tensor, recon: Tensor, likelihood: str,
-                        obs_var: float | Tensor, event_dims: int) -> Tensor:
+                        obs_var: float | Tensor, event_ndim: int) -> Tensor:
     check_choice(fn, "likelihood", likelihood, ("gaussian", "bernoulli", "categorical"))
-    check_int(fn, "event_dims", event_dims, minimum=0)
-    dims = tuple(range(-event_dims, 0))
+    check_int(fn, "event_ndim", event_ndim, minimum=0)
+    dims = tuple(range(-event_ndim, 0))
     if likelihood == "categorical":
         if x.is_floating_point():
             raise fail(fn, "x", "to hold integer classes for a categorical decoder", x.dtype,
@@ -230,7 +230,7 @@ def _reconstruction_nll(fn: str, x: Tensor, recon: Tensor, likelihood: str,
 
 def elbo_loss(x: Tensor, recon: Tensor, mean: Tensor, log_var: Tensor, *,
               likelihood: str = "gaussian", beta: float = 1.0, kl: str = "analytic",
-              z: Tensor | None = None, obs_var: float | Tensor = 1.0, event_dims: int = 1,
+              z: Tensor | None = None, obs_var: float | Tensor = 1.0, event_ndim: int = 1,
               free_bits: float = 0.0, reduction: str = "batchmean") -> Tensor:
     r"""Negative evidence lower bound (the VAE loss) with a diagonal-Gaussian posterior and
     a standard-normal prior.
@@ -258,7 +258,7 @@ def elbo_loss(x: Tensor, recon: Tensor, mean: Tensor, log_var: Tensor, *,
         kl: ``"analytic"`` or ``"mc"``.
         z: the latent sample that produced ``recon`` (needed for ``kl="mc"``).
         obs_var: Gaussian decoder variance.
-        event_dims: trailing data dimensions summed over.
+        event_ndim: trailing data dimensions summed over.
         free_bits: KL floor per latent dimension (analytic KL only).
         reduction: ``"none" | "mean" | "sum" | "batchmean"``.
 
@@ -284,7 +284,7 @@ def elbo_loss(x: Tensor, recon: Tensor, mean: Tensor, log_var: Tensor, *,
     check_choice(fn, "kl", kl, ("analytic", "mc"))
     check_positive(fn, "beta", beta, strict=False)
     check_choice(fn, "reduction", reduction, _REDUCTIONS)
-    nll = _reconstruction_nll(fn, x, recon, likelihood, obs_var, event_dims)
+    nll = _reconstruction_nll(fn, x, recon, likelihood, obs_var, event_ndim)
     if kl == "analytic":
         kl_term = _gaussian_kl_loss(fn, mean, log_var, None, None, free_bits).sum(-1)
     else:
@@ -307,7 +307,7 @@ class ELBOLoss(nn.Module):
         beta: KL weight.
         kl: ``"analytic"`` or ``"mc"``.
         obs_var: Gaussian decoder variance.
-        event_dims: trailing data dimensions summed over.
+        event_ndim: trailing data dimensions summed over.
         free_bits: KL floor per latent dimension.
         reduction: ``"none" | "mean" | "sum" | "batchmean"``.
 
@@ -327,7 +327,7 @@ class ELBOLoss(nn.Module):
     """
 
     def __init__(self, likelihood: str = "gaussian", beta: float = 1.0, kl: str = "analytic",
-                 obs_var: float = 1.0, event_dims: int = 1, free_bits: float = 0.0,
+                 obs_var: float = 1.0, event_ndim: int = 1, free_bits: float = 0.0,
                  reduction: str = "batchmean"):
         super().__init__()
         fn = "ELBOLoss"
@@ -335,14 +335,14 @@ class ELBOLoss(nn.Module):
         check_choice(fn, "kl", kl, ("analytic", "mc"))
         check_choice(fn, "reduction", reduction, _REDUCTIONS)
         self.likelihood, self.beta, self.kl = likelihood, beta, kl
-        self.obs_var, self.event_dims = obs_var, event_dims
+        self.obs_var, self.event_ndim = obs_var, event_ndim
         self.free_bits, self.reduction = free_bits, reduction
 
     def forward(self, x: Tensor, recon: Tensor, mean: Tensor, log_var: Tensor,
                 z: Tensor | None = None) -> Tensor:
         return elbo_loss(x, recon, mean, log_var, likelihood=self.likelihood,
                          beta=self.beta, kl=self.kl, z=z, obs_var=self.obs_var,
-                         event_dims=self.event_dims, free_bits=self.free_bits,
+                         event_ndim=self.event_ndim, free_bits=self.free_bits,
                          reduction=self.reduction)
 
 

@@ -196,10 +196,10 @@ class VariationalInformationBottleneck(nn.Module):
 
     Args:
         encoder: ``x -> (..., 2 * latent_dim)`` or ``None`` (MLP; needs ``input_dim``).
-        classifier: ``z -> logits`` or ``None`` (linear; needs ``n_classes``).
+        classifier: ``z -> logits`` or ``None`` (linear; needs ``num_classes``).
         latent_dim: size of :math:`z`.
         beta: weight of the compression term.
-        input_dim, n_classes, hidden: for the default networks.
+        input_dim, num_classes, hidden: for the default networks.
         n_samples: latent samples averaged in :meth:`predict_proba`.
 
     Shape:
@@ -207,13 +207,13 @@ class VariationalInformationBottleneck(nn.Module):
 
     Raises:
         ValueError: ``latent_dim`` not a positive integer, a negative ``beta``, or no
-            ``input_dim``/``n_classes`` for a default network.
+            ``input_dim``/``num_classes`` for a default network.
 
     Example:
         >>> import torch
         >>> _ = torch.manual_seed(0)
         >>> vib = VariationalInformationBottleneck(latent_dim=2, beta=1e-3, input_dim=4,
-        ...                                        n_classes=3, hidden=(8,))
+        ...                                        num_classes=3, hidden=(8,))
         >>> out = vib(torch.randn(5, 4), torch.tensor([0, 1, 2, 0, 1]))
         >>> sorted(out)
         ['ce', 'kl', 'logits', 'loss', 'mean', 'z']
@@ -224,7 +224,7 @@ class VariationalInformationBottleneck(nn.Module):
 
     def __init__(self, encoder: nn.Module | None = None, classifier: nn.Module | None = None,
                  latent_dim: int = 2, beta: float = 1e-3, *, input_dim: int | None = None,
-                 n_classes: int | None = None, hidden: tuple[int, ...] = (128,),
+                 num_classes: int | None = None, hidden: tuple[int, ...] = (128,),
                  n_samples: int = 12):
         super().__init__()
         fn = "VariationalInformationBottleneck"
@@ -232,12 +232,12 @@ class VariationalInformationBottleneck(nn.Module):
         check_positive(fn, "beta", beta, strict=False)
         if encoder is None and input_dim is None:
             raise fail(fn, "input_dim", "to be given for the default encoder", None)
-        if classifier is None and n_classes is None:
-            raise fail(fn, "n_classes", "to be given for the default classifier", None)
+        if classifier is None and num_classes is None:
+            raise fail(fn, "num_classes", "to be given for the default classifier", None)
         self.encoder = encoder if encoder is not None else \
             mlp([input_dim, *hidden, 2 * latent_dim])
         self.classifier = classifier if classifier is not None else \
-            nn.Linear(latent_dim, n_classes)
+            nn.Linear(latent_dim, num_classes)
         self.latent_dim, self.beta, self.n_samples = latent_dim, beta, n_samples
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:

@@ -263,7 +263,7 @@ class TorchModel:
 def bias_variance_decomposition(fit_predict: Callable[[Tensor, Tensor, Tensor], Tensor]
                                 | TorchModel, X_train: Tensor, y_train: Tensor,
                                 X_test: Tensor, y_test: Tensor, *, n_rounds: int = 200,
-                                loss: str = "mse", seed: int = 0,
+                                loss: str = "mse", generator: int | torch.Generator = 0,
                                 y_true: Tensor | None = None) -> BiasVariance:
     r"""Bias–variance decomposition of a learning algorithm's expected test loss, by
     bootstrap resampling of the training set.
@@ -286,7 +286,9 @@ def bias_variance_decomposition(fit_predict: Callable[[Tensor, Tensor, Tensor], 
         X_test, y_test: ``(n_test, ...)`` test data.
         n_rounds: number of bootstrap rounds ``R``.
         loss: ``"mse"`` or ``"0-1"`` (integer class predictions).
-        seed: seeds the resampling (and a :class:`TorchModel`'s initializations).
+        generator: the resampling's randomness: an int seeds it (the default, so results
+            repeat), a ``torch.Generator`` is drawn from (one draw gives the seed of the
+            resampling and of a :class:`TorchModel`'s initializations).
         y_true: noise-free test targets, when known, to separate the noise.
 
     Shape:
@@ -297,7 +299,8 @@ def bias_variance_decomposition(fit_predict: Callable[[Tensor, Tensor, Tensor], 
         ``net_variance``, ``noise``).
 
     Raises:
-        ValueError: unknown ``loss``, ``n_rounds < 1``, mismatched sizes.
+        ValueError: unknown ``loss``, ``n_rounds < 1``, mismatched sizes, a ``generator``
+            that is neither an int nor a ``torch.Generator``.
 
     Example:
         >>> X = torch.linspace(0, 1, 20).unsqueeze(-1); y = 3 * X[:, 0]
@@ -309,7 +312,11 @@ def bias_variance_decomposition(fit_predict: Callable[[Tensor, Tensor, Tensor], 
     fn = "bias_variance_decomposition"
     check_choice(fn, "loss", loss, ("mse", "0-1"))
     check_int(fn, "n_rounds", n_rounds, minimum=1)
-    check_int(fn, "seed", seed)
+    if isinstance(generator, torch.Generator):
+        seed = int(torch.randint(2**62, (), generator=generator))
+    else:
+        check_int(fn, "generator", generator)
+        seed = generator
     for name, t in (("X_train", X_train), ("y_train", y_train), ("X_test", X_test),
                     ("y_test", y_test)):
         check_tensor(fn, name, t)

@@ -36,9 +36,12 @@ from torchmath._validation import (
     check_in_range,
     check_int,
     check_ndim,
+    check_nonnegative_tensor,
     check_positive,
     check_same_size,
+    check_shape,
     fail,
+    validating,
 )
 from torchmath.linalg import ScatterMatrix
 from torchmath.optim import prox_elastic_net
@@ -101,6 +104,30 @@ def _polish(G: Tensor, q: Tensor, active: Tensor, sign: Tensor, l1: Tensor, l2: 
     return out
 
 
+def _check_gram_problem(fn: str, G: Tensor, q: Tensor, alpha: Tensor, l1_ratio: float,
+                        max_iter: int, check_every: int) -> None:
+    for name, t in (("G", G), ("q", q), ("alpha", alpha)):
+        check_floating(fn, name, t)
+    check_ndim(fn, "q", q, ndim=1)
+    d = q.shape[0]
+    check_ndim(fn, "G", G, ndim=2)
+    check_shape(fn, "G", G, (d, d))
+    check_ndim(fn, "alpha", alpha, ndim=1)
+    check_in_range(fn, "l1_ratio", l1_ratio, 0.0, 1.0)
+    check_int(fn, "max_iter", max_iter, minimum=1)
+    check_int(fn, "check_every", check_every, minimum=1)
+    check_finite(fn, "alpha", alpha)
+    check_nonnegative_tensor(fn, "alpha", alpha)
+    check_finite(fn, "G", G)
+    check_finite(fn, "q", q)
+    if validating() and d:
+        eig = torch.linalg.eigvalsh(0.5 * (G + G.mT))
+        floor = -1e3 * d * torch.finfo(G.dtype).eps * eig[-1].abs().clamp_min(1.0)
+        if bool(eig[0] < floor):
+            raise fail(fn, "G", "to be positive semi-definite (a Gram matrix)",
+                       f"a matrix with smallest eigenvalue {float(eig[0]):.3g}")
+
+
 def elastic_net_gram(G: Tensor, q: Tensor, alpha: Tensor, l1_ratio: float = 0.5, *,
                      max_iter: int = 20000, tol: float = 1e-12, check_every: int = 10
                      ) -> tuple[Tensor, Tensor, Tensor]:
@@ -130,6 +157,11 @@ def elastic_net_gram(G: Tensor, q: Tensor, alpha: Tensor, l1_ratio: float = 0.5,
         the coefficients, the iterations used and whether the KKT conditions were
         certified, per alpha.
 
+    Raises:
+        ValueError: wrong shapes, a negative or non-finite ``alpha``, ``l1_ratio`` outside
+            [0, 1], ``max_iter``/``check_every`` < 1, and (while validation is on) a
+            non-finite or not positive semi-definite ``G`` or a non-finite ``q``.
+
     Example:
         >>> G = torch.eye(2, dtype=torch.float64); q = torch.tensor([1.0, 0.2], dtype=G.dtype)
         >>> W, _, ok = elastic_net_gram(G, q, torch.tensor([0.5], dtype=G.dtype), 1.0)
@@ -139,6 +171,7 @@ def elastic_net_gram(G: Tensor, q: Tensor, alpha: Tensor, l1_ratio: float = 0.5,
     Source: Zou & Hastie (2005) (the elastic net); Beck & Teboulle (2009) (FISTA);
     O'Donoghue & Candès (2015) (adaptive restart).
     """
+    _check_gram_problem("elastic_net_gram", G, q, alpha, l1_ratio, max_iter, check_every)
     A, d = alpha.shape[0], q.shape[-1]
     l1 = (alpha * l1_ratio).unsqueeze(-1)  # (A, 1)
     l2 = (alpha * (1 - l1_ratio)).unsqueeze(-1)

@@ -7,7 +7,7 @@ from itertools import pairwise
 import torch
 from torch import Tensor
 
-from torchmath._validation import check_floating, check_ndim, fail
+from torchmath._validation import check_floating, check_ndim, fail, promote
 
 __all__ = ["column_gram"]
 
@@ -55,7 +55,8 @@ def column_gram(x: Tensor, weights: Tensor | None = None, *,
         dimensions of ``x``); returns ``(..., d, d)``.
 
     Returns:
-        The symmetric :math:`d \times d` matrix :math:`G`, dtype and device of ``x``.
+        The symmetric :math:`d \times d` matrix :math:`G`, on the device of ``x``, in the
+        promoted dtype of ``x`` and ``weights`` (torch's type promotion).
 
     Raises:
         ValueError: ``x`` is not floating or has fewer than 2 dimensions, ``weights``
@@ -77,14 +78,16 @@ def column_gram(x: Tensor, weights: Tensor | None = None, *,
         check_floating(fn, "weights", weights)
         if weights.dim() < 1 or weights.shape[-1] != x.shape[-2]:
             raise fail(fn, "weights", f"of shape (..., {x.shape[-2]})", tuple(weights.shape))
-        weights = weights.to(x.dtype).unsqueeze(-1)
+    (x, weights), out_dtype = promote(x, weights)
+    if weights is not None:
+        weights = weights.unsqueeze(-1)
     block = BLOCK_COLUMNS if block_columns is None else block_columns
     if not isinstance(block, int) or isinstance(block, bool) or block < 1:
         raise fail(fn, "block_columns", "a positive integer", block)
     edges = _block_edges(x.shape[-1], block)
     if len(edges) <= 2:
         left = x if weights is None else x * weights
-        return left.mT @ x
+        return (left.mT @ x).to(out_dtype)
     rows = []
     for a, b in pairwise(edges):
         panel = x[..., a:b] if weights is None else x[..., a:b] * weights
@@ -92,4 +95,4 @@ def column_gram(x: Tensor, weights: Tensor | None = None, *,
         # left with zeros to the full width.
         rows.append(torch.nn.functional.pad(panel.mT @ x[..., a:], (a, 0)))
     upper = torch.cat(rows, -2)
-    return upper.triu() + upper.triu(1).mT
+    return (upper.triu() + upper.triu(1).mT).to(out_dtype)

@@ -26,7 +26,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from torchmath._validation import check_floating, check_shape, check_tensor, fail
+from torchmath._validation import (
+    check_finite,
+    check_floating,
+    check_shape,
+    check_tensor,
+    fail,
+    promote,
+)
 
 __all__ = ["ConvexResult", "SolverStatus"]
 
@@ -442,7 +449,7 @@ def prepare(fn: str, P: Tensor | None, q: Tensor, q_name: str, G: Tensor | None,
     check_floating(fn, q_name, q)
     check_shape(fn, q_name, q, (None,))
     n = q.shape[-1]
-    dtype, device = q.dtype, q.device
+    device = q.device
     named = {q_name: q}
     if P is not None:
         check_floating(fn, P_name, P)
@@ -462,12 +469,15 @@ def prepare(fn: str, P: Tensor | None, q: Tensor, q_name: str, G: Tensor | None,
         check_shape(fn, pair[1], v, (M.shape[-2],))
         named[pair[0]], named[pair[1]] = M, v
     for name, t in named.items():
-        if t.dtype != dtype:
-            raise fail(fn, name, f"to have dtype {dtype} (the dtype of '{q_name}')", t.dtype,
-                       TypeError)
+        check_finite(fn, name, t)
         if t.device != device:
             raise fail(fn, name, f"to be on device {device} (the device of '{q_name}')",
                        t.device)
+    # torch's type promotion over every argument (the library's dtype rule)
+    promoted, _ = promote(*named.values())
+    named = dict(zip(named, promoted, strict=True))
+    q, P = named[q_name], named.get(P_name)
+    G, h, A, b = (named.get(k) for k in ("G", "h", "A", "b"))
     trailing = {q_name: 1, P_name: 2, "G": 2, "h": 1, "A": 2, "b": 1}
     batch_shapes = {name: t.shape[:t.dim() - trailing[name]] for name, t in named.items()}
     try:

@@ -12,10 +12,13 @@ from torchmath._batches import Intake, encode_labels, row_chunks
 from torchmath._estimator import Estimator
 from torchmath._validation import (
     check_choice,
+    check_floating,
     check_in_range,
     check_int,
+    check_labels,
     check_positive,
     fail,
+    promote,
 )
 from torchmath.distributed import all_reduce_sum
 from torchmath.optim.proximal import prox_elastic_net
@@ -44,7 +47,13 @@ def logistic_loss(X: Tensor, y: Tensor, coef: Tensor, intercept: Tensor) -> Tens
         or the number of classes; ``intercept``: ``(K',)``. Returns a scalar.
 
     Returns:
-        The summed loss (a 0-d tensor).
+        The summed loss (a 0-d tensor), in the promoted dtype of ``X``, ``coef`` and
+        ``intercept`` (torch's type promotion).
+
+    Raises:
+        TypeError: ``X``, ``coef`` or ``intercept`` not floating, ``y`` not integer.
+        ValueError: (while validation is on) a label outside ``{0, 1}`` (binary) or
+            ``[0, K')`` (multinomial).
 
     Example:
         >>> X = torch.tensor([[0.0], [1.0]]); y = torch.tensor([0, 1])
@@ -53,6 +62,11 @@ def logistic_loss(X: Tensor, y: Tensor, coef: Tensor, intercept: Tensor) -> Tens
 
     Source: Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, 4.4.
     """
+    fn = "logistic_loss"
+    for name, t in (("X", X), ("coef", coef), ("intercept", intercept)):
+        check_floating(fn, name, t)
+    check_labels(fn, "y", y, max(coef.shape[0], 2))
+    (X, coef, intercept), _ = promote(X, coef, intercept)
     z = X @ coef.mT + intercept
     if coef.shape[0] == 1:
         z = z.squeeze(-1)

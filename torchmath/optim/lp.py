@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from torchmath._validation import check_finite, check_int
+from torchmath._validation import check_int
 from torchmath.optim._interior_point import ConvexResult, SolverStatus, prepare, solve
 
 __all__ = ["ConvexResult", "SolverStatus", "solve_lp"]
@@ -48,7 +48,9 @@ def solve_lp(c: Tensor, G: Tensor, h: Tensor, A: Tensor | None = None, b: Tensor
     Raises:
         ValueError: an argument has the wrong shape (the message names it), or only one
             of ``A``/``b`` is given.
-        TypeError: an argument is not a floating tensor, or dtypes differ.
+        TypeError: an argument is not a floating tensor (mixed float32/float64 arguments
+            are promoted, as torch does).
+        ValueError: (while validation is on) a NaN or infinite entry in any argument.
 
     Example:
         >>> import torch
@@ -64,8 +66,5 @@ def solve_lp(c: Tensor, G: Tensor, h: Tensor, A: Tensor | None = None, b: Tensor
     """
     fn = "solve_lp"
     check_int(fn, "max_iter", max_iter, minimum=1)
-    for name, t in (("c", c), ("G", G), ("h", h), ("A", A), ("b", b)):
-        if t is not None:
-            check_finite(fn, name, t)
     flat = prepare(fn, None, c, "c", G, h, A, b)
     return solve(*flat, max_iter=max_iter, tol=tol)

@@ -86,7 +86,9 @@ def solve_qp(Q: Tensor, p: Tensor, G: Tensor | None = None, h: Tensor | None = N
         ValueError: ``Q`` is not positive semidefinite (non-convex; checked while
             validation is on), an argument has the wrong shape (named in the message),
             or only one of a pair ``G``/``h``, ``A``/``b`` is given.
-        TypeError: an argument is not a floating tensor, or dtypes differ.
+        TypeError: an argument is not a floating tensor (mixed float32/float64 arguments
+            are promoted, as torch does).
+        ValueError: (while validation is on) a NaN or infinite entry in any argument.
 
     Example:
         >>> Q = torch.eye(2, dtype=torch.float64)

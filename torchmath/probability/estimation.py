@@ -158,15 +158,15 @@ def mle_bernoulli(x: Tensor, dim: int = -1) -> Tensor:
     return x.mean(dim)
 
 
-def mle_categorical(x: Tensor, n_classes: int, *, dtype: torch.dtype | None = None) -> Tensor:
+def mle_categorical(x: Tensor, num_classes: int, *, dtype: torch.dtype | None = None) -> Tensor:
     r"""Maximum-likelihood class probabilities of integer labels: the class frequencies.
 
     .. math::
         \hat\pi_k = \frac{n_k}{n}
 
     Args:
-        x: integer labels in ``[0, n_classes)``; the last dimension is the sample axis.
-        n_classes: the number of classes ``K``.
+        x: integer labels in ``[0, num_classes)``; the last dimension is the sample axis.
+        num_classes: the number of classes ``K``.
         dtype: the result's floating dtype (default: torch's default dtype).
 
     Shape:
@@ -185,12 +185,12 @@ def mle_categorical(x: Tensor, n_classes: int, *, dtype: torch.dtype | None = No
     Source: Bishop (2006), eq. 2.33.
     """
     fn = "mle_categorical"
-    check_int(fn, "n_classes", n_classes, minimum=1)
-    check_labels(fn, "x", x, n_classes)
+    check_int(fn, "num_classes", num_classes, minimum=1)
+    check_labels(fn, "x", x, num_classes)
     if x.dim() == 0 or x.shape[-1] == 0:
         raise fail(fn, "x", "at least one sample", f"shape {tuple(x.shape)}")
     dtype = dtype or torch.get_default_dtype()
-    onehot = torch.nn.functional.one_hot(x, n_classes).to(dtype)
+    onehot = torch.nn.functional.one_hot(x, num_classes).to(dtype)
     return onehot.mean(-2)
 
 
