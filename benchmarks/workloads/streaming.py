@@ -151,8 +151,9 @@ for model in ("pca", "gmm"):
     register(Workload(
         name=f"streaming_tensors_{model}",
         area="scale_out",
-        description=f"{model.upper()} fitted from a DataLoader with a BatchSampler over a "
-                    "TensorDataset vs the in-memory fit: torchmath's own streaming overhead",
+        description=f"{model.upper()} fitted from a DataLoader of slices over a TensorDataset "
+                    "(views, no collation) vs the in-memory fit: torchmath's own streaming "
+                    "overhead",
         cases={"tiny": _cases(model, [2000], d=3, k=2, iters=2),
                "quick": _cases(model, [1_000_000] if model == "pca" else [200_000]),
                "full": _cases(model, [500_000, 5_000_000], iters=20)},
