@@ -322,8 +322,9 @@ def encode_labels(fn: str, y: Tensor, classes: Tensor) -> Tensor:
     classes = classes.to(device=y.device, dtype=torch.int64)
     y = y.to(torch.int64)
     K = classes.numel()
-    if K and int(classes[-1]) - int(classes[0]) + 1 == K:  # consecutive labels: a shift
-        idx = y - classes[0] if int(classes[0]) else y
+    first, last = classes[[0, -1]].tolist() if K else (0, -1)  # one host read
+    if K and last - first + 1 == K:  # consecutive labels: a shift
+        idx = y - first if first else y
         if validating() and y.numel():
             lo, hi = (int(v) for v in torch.aminmax(idx))
             if lo < 0 or hi >= K:

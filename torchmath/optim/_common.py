@@ -51,46 +51,38 @@ def _prefix(opt: str | None) -> str:
     return f"{opt}: " if opt else ""
 
 
+def _check_scalar(value, tensor_name: str, invalid: str, in_range, opt: str | None) -> None:
+    """One hyperparameter in torch's wording: a number, or a 1-element Tensor judged by its
+    value (``Tensor {tensor_name} must be 1-element``); ``invalid`` when it is neither or
+    ``in_range`` refuses it."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{_prefix(opt)}Tensor {tensor_name} must be 1-element")
+        number = float(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    else:
+        raise ValueError(f"{_prefix(opt)}{invalid}")
+    if not in_range(number):
+        raise ValueError(f"{_prefix(opt)}{invalid}")
+
+
 def check_lr(lr, opt: str | None = None) -> None:
     """torch's checks and wording (``Invalid learning rate: {lr}``), prefixed by the
     optimizer's name; a Tensor ``lr`` must have one element."""
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError(f"{_prefix(opt)}Tensor lr must be 1-element")
-        if not 0.0 <= float(lr):
-            raise ValueError(f"{_prefix(opt)}Invalid learning rate: {lr}")
-        return
-    if not isinstance(lr, int | float) or isinstance(lr, bool) or not 0.0 <= lr:
-        raise ValueError(f"{_prefix(opt)}Invalid learning rate: {lr}")
+    _check_scalar(lr, "lr", f"Invalid learning rate: {lr}", lambda v: 0.0 <= v, opt)
 
 
 def check_nonneg(label: str, value, opt: str | None = None) -> None:
     """torch's wording, ``Invalid {label} value: {value}``, for a value that must be >= 0
     (a 1-element Tensor is judged by its value)."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"{_prefix(opt)}Tensor {label} must be 1-element")
-        number = float(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = value
-    else:
-        raise ValueError(f"{_prefix(opt)}Invalid {label} value: {value}")
-    if not 0.0 <= number:
-        raise ValueError(f"{_prefix(opt)}Invalid {label} value: {value}")
+    _check_scalar(value, label, f"Invalid {label} value: {value}", lambda v: 0.0 <= v, opt)
 
 
 def check_beta(index: int, value, opt: str | None = None) -> None:
     """torch's wording: ``Invalid beta parameter at index {i}: {beta}``; 0 <= b < 1."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"{_prefix(opt)}Tensor betas[{index}] must be 1-element")
-        number = float(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = value
-    else:
-        raise ValueError(f"{_prefix(opt)}Invalid beta parameter at index {index}: {value}")
-    if not 0.0 <= number < 1.0:
-        raise ValueError(f"{_prefix(opt)}Invalid beta parameter at index {index}: {value}")
+    _check_scalar(value, f"betas[{index}]", f"Invalid beta parameter at index {index}: {value}",
+                  lambda v: 0.0 <= v < 1.0, opt)
 
 
 def check_fused_foreach(opt: str, fused, foreach, differentiable) -> None:
