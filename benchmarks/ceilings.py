@@ -1,6 +1,9 @@
 """The machine's ceilings, measured in the same run as the workloads.
 
-Dense matmul GFLOP/s (float32 and float64) bounds compute-bound workloads; memory
+Dense matmul GFLOP/s (float32 and float64) bounds compute-bound workloads: the faster of
+torch's product and NumPy's (on the CPU, where torch's MKL can run slower kernels than
+NumPy's OpenBLAS; see ``torchmath._cpu_blas``), so the ceiling is the hardware's best
+rather than one library's. Memory
 bandwidth (GB/s, bytes read + written) bounds memory-bound ones. Bandwidth is measured two
 ways on tensors far larger than the caches: a copy (which also pays for loading each
 destination line before writing it) and an in-place add (which does not); the larger is
@@ -28,7 +31,15 @@ def measure_ceilings(device: torch.device, size: str = "quick") -> dict[str, flo
         b = torch.randn(n, n, dtype=dtype, device=device)
         repeats = 3 if size != "tiny" else 1
         t = measure(lambda a=a, b=b: a @ b, repeats=repeats, device=device).median
-        out[f"matmul_{str(dtype).split('.')[-1]}_gflops"] = 2 * n**3 / t / 1e9
+        name = str(dtype).split('.')[-1]
+        out[f"matmul_{name}_torch_gflops"] = 2 * n**3 / t / 1e9
+        if device.type == "cpu":
+            an, bn = a.numpy(), b.numpy()
+            t_numpy = measure(lambda an=an, bn=bn: an @ bn, repeats=repeats,
+                              device=device).median
+            out[f"matmul_{name}_numpy_gflops"] = 2 * n**3 / t_numpy / 1e9
+            t = min(t, t_numpy)
+        out[f"matmul_{name}_gflops"] = 2 * n**3 / t / 1e9
     numel = {"tiny": 2**20, "quick": 2**25, "full": 2**26}[size]  # float32: 4 B each
     src = torch.randn(numel, device=device)
     dst = torch.randn(numel, device=device)
