@@ -228,7 +228,11 @@ def check_min_rows(fn: str, name: str, n: int, minimum: int, what: str = "sample
 def check_finite(fn: str, name: str, x: Tensor) -> Tensor:
     """No NaN or infinite entries (a host sync; skipped while validation is off)."""
     if validating() and isinstance(x, Tensor) and x.is_floating_point():
-        if not bool(torch.isfinite(x).all()):
+        # A NaN or infinite entry makes the sum NaN or infinite, so a finite sum proves
+        # every entry finite in one reduction; torch.isfinite(x) builds three temporaries
+        # the size of x (15 ms against 1 ms for 25000 x 100 float64, one thread). Only a
+        # non-finite sum (or one that overflowed) scans x entry by entry.
+        if not bool(torch.isfinite(x.detach().sum())) and not bool(torch.isfinite(x).all()):
             bad = "NaN" if bool(torch.isnan(x).any()) else "infinite"
             raise fail(fn, name, "to hold only finite values", f"{bad} entries")
     return x
@@ -240,6 +244,9 @@ def check_no_nan(fn: str, name: str, x: Tensor, *, allow_posinf: bool = True) ->
     while validation is off."""
     if validating() and isinstance(x, Tensor) and x.is_floating_point():
         x = x.detach()
+        total = x.sum()  # finite or -inf: no NaN and no +inf in x (one reduction)
+        if bool(torch.isfinite(total)) or bool(total == float("-inf")):
+            return x
         if bool(torch.isnan(x).any()):
             raise fail(fn, name, "to hold no NaN", "NaN entries")
         if not allow_posinf and bool(torch.isposinf(x).any()):
