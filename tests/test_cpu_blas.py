@@ -1,5 +1,7 @@
 """torchmath._cpu_blas: products through NumPy's BLAS equal torch's, and only where safe."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -25,12 +27,13 @@ def numpy_policy():
     _cpu_blas.set_cpu_blas(before)
 
 
-@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((4, 7, 5), (4, 5, 3)), ((7, 5), (5,))])
+@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((4, 7, 5), (4, 5, 3)), ((7, 5), (5,)),
+                                    ((5,), (5,))])
 def test_matmul_equals_numpy_product(policy, shapes):
     g = torch.Generator().manual_seed(0)
     a = torch.randn(*shapes[0], generator=g, dtype=torch.float64)
     b = torch.randn(*shapes[1], generator=g, dtype=torch.float64)
-    expected = np.matmul(a.numpy(), b.numpy())
+    expected = np.asarray(np.matmul(a.numpy(), b.numpy()))
     torch.testing.assert_close(_cpu_blas.matmul(a, b), torch.from_numpy(expected),
                                rtol=1e-13, atol=1e-13)
 
@@ -71,6 +74,13 @@ def test_transforms_stay_in_torch(numpy_policy):
     torch.testing.assert_close(out, xs @ w)
     compiled = torch.compile(lambda x: _cpu_blas.gram(x), backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(xs[0]), xs[0].mT @ xs[0])
+
+
+def test_non_finite_values_propagate_without_numpy_warnings(numpy_policy):
+    a = torch.tensor([[math.inf, 1.0], [math.nan, 2.0], [1.0, 2.0]], dtype=torch.float64)
+    out = _cpu_blas.matmul(a, torch.tensor([1.0, -1.0], dtype=torch.float64))
+    assert out[0] == math.inf and out[1].isnan() and out[2] == -1.0
+    assert _cpu_blas.gram(a).isnan().any()
 
 
 def test_other_dtypes_stay_in_torch(numpy_policy):
