@@ -22,6 +22,7 @@ A peer whose modules are not installed is reported as *unavailable*.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import statistics
 import threading
 import time
@@ -110,8 +111,11 @@ class Workload:
         check: ``(ours, theirs, state) -> gap`` (a float, 0 = same answer); ``theirs``
             is a peer's answer, or ``None`` to check torchmath alone against ``state``.
         tolerance: the largest acceptable gap; a number or ``params -> number``.
-        flops: ``params -> floating-point operations`` of one run, if known.
-        bytes_moved: ``params -> bytes`` read and written by one run, if known.
+        flops: ``params -> floating-point operations`` of one run, if known; for an
+            iterative solver whose work depends on its iterations, ``(params, answer) ->
+            flops`` reads them from torchmath's answer.
+        bytes_moved: ``params -> bytes`` (or ``(params, answer) -> bytes``) read and
+            written by one run, if known.
         scaling: the parameter varied across the ``full`` cases, for log-log curves.
         devices: where torchmath may run.
     """
@@ -265,16 +269,24 @@ class Result:
     note: str = ""
 
 
+def _work(count: Callable[..., float], params: dict[str, Any], answer: Any) -> float:
+    """A workload's flop or byte count: of ``params``, or of ``params`` and its answer."""
+    if len(inspect.signature(count).parameters) == 2:
+        return float(count(params, answer))
+    return float(count(params))
+
+
 def _ceiling_fraction(workload: Workload, case: Case, seconds: float,
-                      ceilings: dict[str, float] | None) -> tuple[float | None, ...]:
+                      ceilings: dict[str, float] | None,
+                      answer: Any = None) -> tuple[float | None, ...]:
     gflops = gbs = fraction = None
     if workload.flops is not None:
-        gflops = workload.flops(case.params) / seconds / 1e9
+        gflops = _work(workload.flops, case.params, answer) / seconds / 1e9
         dtype = str(case.params.get("dtype", "float64"))
         peak = (ceilings or {}).get(f"matmul_{dtype}_gflops")
         fraction = gflops / peak if peak else None
     if workload.bytes_moved is not None:
-        gbs = workload.bytes_moved(case.params) / seconds / 1e9
+        gbs = _work(workload.bytes_moved, case.params, answer) / seconds / 1e9
         peak = (ceilings or {}).get("memory_gbytes_s")
         if fraction is None and peak:
             fraction = gbs / peak
@@ -330,7 +342,7 @@ def run_case(workload: Workload, case: Case, device: torch.device, *,
                   repeats=timing.repeats if timing else None, tolerance=tol,
                   peak_mb=peak_mb)
     if timing:
-        gflops, gbs, frac = _ceiling_fraction(workload, case, timing.median, ceilings)
+        gflops, gbs, frac = _ceiling_fraction(workload, case, timing.median, ceilings, ours)
         common.update(gflops=gflops, gbytes_s=gbs, ceiling_fraction=frac)
     if own_gap is not None and not own_gap <= tol:
         return [Result(**common, peer="-", status="accuracy failure", gap=own_gap,

@@ -44,6 +44,12 @@ def check(ours, theirs, state):
     return max(float((a - b).abs()) for a, b in zip(ours[:4], theirs[:4], strict=True))
 
 
+def flops(p):
+    """Nominal arithmetic: per sample and full-batch step, the 1-w-1 MLP's two products
+    (2w multiply-adds, 4w flops) forward and twice that backward."""
+    return p["rounds"] * p["epochs"] * p["n"] * 12 * p["width"]
+
+
 def _case(rounds, epochs, n=200, width=32):
     return {"rounds": rounds, "epochs": epochs, "n": n, "width": width}
 
@@ -61,5 +67,6 @@ register(Workload(
                 options="same models, one after another")],
     check=check,
     tolerance=1e-8,
+    flops=flops,
     scaling="rounds",
 ))
