@@ -35,6 +35,8 @@ from tests.test_docs_api import home_module, public_modules, public_names
 #: Public names that no formula defines: plumbing, switches and containers. They still need
 #: every other section.
 NO_FORMULA = {
+    "torchmath.get_cpu_blas": "a switch",
+    "torchmath.set_cpu_blas": "a switch",
     "torchmath.get_validate_args": "a switch",
     "torchmath.set_validate_args": "a switch",
     "torchmath.distributed.agree_layout": "communication plumbing",

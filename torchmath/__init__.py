@@ -15,6 +15,7 @@ settings, fitted buffers, saving and loading, :class:`NotFittedError`,
 :class:`ConvergenceWarning`), checked by :func:`torchmath.testing.check_estimator`.
 """
 
+from torchmath._cpu_blas import get_cpu_blas, set_cpu_blas
 from torchmath._estimator import ConvergenceWarning, NotFittedError
 from torchmath._validation import get_validate_args, set_validate_args
 
@@ -32,11 +33,13 @@ __all__ = [
     "ConvergenceWarning",
     "NotFittedError",
     "__version__",
+    "get_cpu_blas",
     "get_validate_args",
     "information",
     "learning_theory",
     "linalg",
     "optim",
     "probability",
+    "set_cpu_blas",
     "set_validate_args",
 ]

@@ -34,7 +34,7 @@ from functools import cache
 import torch
 from torch import Tensor
 
-__all__ = ["gram", "matmul", "set_cpu_blas", "uses_numpy"]
+__all__ = ["get_cpu_blas", "gram", "matmul", "set_cpu_blas", "uses_numpy"]
 
 _CHOICES = ("auto", "numpy", "torch")
 _POLICY = os.environ.get("TORCHMATH_CPU_BLAS", "auto").lower()
@@ -43,11 +43,49 @@ if _POLICY not in _CHOICES:
 
 
 def set_cpu_blas(policy: str) -> None:
-    """Choose where CPU float products run: ``"auto"``, ``"numpy"`` or ``"torch"``."""
+    """Choose where torchmath's dense CPU float products run.
+
+    ``"auto"`` (the default, or the environment variable ``TORCHMATH_CPU_BLAS``): NumPy's
+    BLAS for every ``XᵀX`` (its ``syrk`` does half the arithmetic) and, on CPUs that are
+    not Intel's, for float64 products (torch's MKL runs slower kernels there);
+    ``"numpy"``: NumPy's BLAS for every eligible product; ``"torch"``: torch's product
+    everywhere (bitwise the same results on every machine with the same torch build).
+    Only plain CPU float32/float64 tensors without an autograd graph are ever routed to
+    NumPy; gradients, ``torch.func`` transforms, ``torch.compile`` and other devices
+    always use torch.
+
+    Args:
+        policy: ``"auto"``, ``"numpy"`` or ``"torch"``.
+
+    Raises:
+        ValueError: ``policy`` is none of these.
+
+    Example:
+        >>> import torchmath
+        >>> torchmath.set_cpu_blas("torch")
+        >>> torchmath.get_cpu_blas()
+        'torch'
+        >>> torchmath.set_cpu_blas("auto")
+    """
     global _POLICY
     if policy not in _CHOICES:
         raise ValueError(f"set_cpu_blas: expected 'policy' one of {_CHOICES}, got {policy!r}")
     _POLICY = policy
+
+
+def get_cpu_blas() -> str:
+    """Where torchmath's dense CPU float products run.
+
+    Returns:
+        The policy last given to :func:`set_cpu_blas` (``"auto"`` by default, or the
+        environment variable ``TORCHMATH_CPU_BLAS``).
+
+    Example:
+        >>> import torchmath
+        >>> torchmath.get_cpu_blas() in ("auto", "numpy", "torch")
+        True
+    """
+    return _POLICY
 
 
 @cache
