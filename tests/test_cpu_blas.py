@@ -67,6 +67,24 @@ def test_autograd_inputs_stay_in_torch(numpy_policy):
         assert _cpu_blas.uses_numpy(x, w)
 
 
+def test_forward_mode_tangents_stay_in_torch(numpy_policy):
+    import torch.autograd.forward_ad as fwAD
+    x, t = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(x, t)
+        assert not _cpu_blas.uses_numpy(dual)
+        tangent = fwAD.unpack_dual(_cpu_blas.gram(dual)).tangent
+    torch.testing.assert_close(tangent, t.mT @ x + x.mT @ t)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "column slice", "row step"])
+def test_gram_reads_every_layout(numpy_policy, layout):
+    base = torch.randn(40, 12, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    x = {"C": base, "F": base.mT.contiguous().mT, "column slice": base[:, 2:9],
+         "row step": base[::3]}[layout]
+    torch.testing.assert_close(_cpu_blas.gram(x), x.mT @ x, rtol=1e-13, atol=1e-12)
+
+
 def test_transforms_stay_in_torch(numpy_policy):
     w = torch.randn(3, 2)
     xs = torch.randn(4, 5, 3)

@@ -32,6 +32,7 @@ import platform
 from functools import cache
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
 __all__ = ["get_cpu_blas", "gram", "matmul", "set_cpu_blas", "uses_numpy"]
@@ -121,9 +122,17 @@ _functorch_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor",
 
 
 def _plain_cpu(t: Tensor) -> bool:
+    """A plain CPU float32/float64 tensor NumPy may read as it is: no subclass (fake,
+    functional), no ``torch.func`` wrapper (vmap, grad, jvp), no graph being recorded
+    (autograd or a forward-mode tangent)."""
     return (t.device.type == "cpu" and t.dtype in _FLOATS and type(t) is Tensor
             and not _functorch_wrapped(t)
-            and not (t.requires_grad and torch.is_grad_enabled()))
+            and not (t.requires_grad and torch.is_grad_enabled())
+            and fwAD.unpack_dual(t).tangent is None)
+
+
+def _numpy(t: Tensor):
+    return t.detach().resolve_neg().numpy()
 
 
 def uses_numpy(*tensors: Tensor, symmetric: bool = False) -> bool:
@@ -164,10 +173,10 @@ def matmul(a: Tensor, b: Tensor, *, out: Tensor | None = None) -> Tensor:
         return torch.matmul(a, b, out=out)
     if not uses_numpy(a, b):
         return torch.matmul(a, b, out=out)
-    an, bn = a.detach().numpy(), b.detach().numpy()
+    an, bn = _numpy(a), _numpy(b)
     if out is None:
         return torch.from_numpy(_call(lambda np: np.asarray(np.matmul(an, bn))))
-    outn = out.detach().numpy()
+    outn = _numpy(out)
     _call(lambda np: np.matmul(an, bn, out=outn))
     return out
 
@@ -177,5 +186,13 @@ def gram(x: Tensor) -> Tensor:
     symmetric), else torch's general product."""
     if x.dim() != 2 or not uses_numpy(x, symmetric=True):
         return x.mT @ x
-    xn = x.detach().numpy()
+    xn = _numpy(x)
+    rows, cols = (stride // xn.itemsize for stride in xn.strides)
+    n, d = xn.shape
+    if not ((cols == 1 and rows >= max(d, 1)) or (rows == 1 and cols >= max(n, 1))):
+        # BLAS reads one unit stride (C or Fortran order, a column slice); NumPy would
+        # otherwise fall back to its slow loop, so other layouts are copied once.
+        xn = xn.copy(order="C")
+    # NumPy recognises ``a.T @ a`` (one buffer, transposed strides), calls ?syrk and
+    # mirrors the upper triangle: the result is exactly symmetric.
     return torch.from_numpy(_call(lambda np: xn.T @ xn))
