@@ -24,6 +24,7 @@ from enum import IntEnum
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from torchmath._validation import (
@@ -102,40 +103,31 @@ def _defaults(dtype: torch.dtype) -> tuple[float, float, float]:
 
 
 class _KKT:
-    """Factorizations of the Newton system, reused for several right-hand sides.
+    """LU factorization of the augmented Newton system, reused for several right-hand sides.
 
     .. math::
         K = \\begin{pmatrix} P & A^\\top & G^\\top \\\\ A & 0 & 0
         \\\\ G & 0 & -W \\end{pmatrix}, \\qquad W = \\operatorname{diag}(s / z)
 
-    Two strategies, chosen once per call:
-
-    * ``P`` well-conditioned positive definite (most QPs): Cholesky of ``P`` once, then per
-      iteration only the Cholesky of the small dual Schur complement
-      :math:`C P^{-1} C^\\top + \\operatorname{diag}(0, W)` with
-      :math:`C = (A; G)` -- the size of the constraints, not of the variables (the block
-      elimination qpth also uses). Adding the diagonal :math:`W` cannot hurt a Cholesky,
-      however wide its range.
-    * otherwise (LPs, singular ``P``): LU of the augmented system itself. The normal
-      equations :math:`P + G^\\top W^{-1} G` would square the conditioning, which near
-      the solution spans twenty orders of magnitude (the Cholesky breaks down at gaps
-      around 1e-8), while in the augmented form active constraints just behave like
-      equality rows.
+    Used for LPs and for a singular or ill-conditioned ``P`` (a well-conditioned positive
+    definite ``P`` takes :func:`_reduced_interior_point` instead). The normal equations
+    :math:`P + G^\\top W^{-1} G` would square the conditioning, which near the solution
+    spans twenty orders of magnitude (the Cholesky breaks down at gaps around 1e-8), while
+    in the augmented form active constraints just behave like equality rows.
 
     A small static regularization :math:`\\delta` (quasi-definite, as in OSQP and
     Clarabel) keeps rank-deficient blocks factorizable; iterative refinement against the
     exact :math:`K` removes its error.
 
-    Why LU factor + LU solve for the augmented system, measured on the 2-core CPU in
-    float64, single-threaded: each iteration factorizes once and solves twice (the
-    predictor with the tau column as two right-hand sides, then the corrector). At the LP
-    benchmark's size (64 systems of 140) ``lu_factor`` takes 10 ms and ``lu_solve`` 1.5
-    ms, the same as a product with a precomputed inverse (2.2 ms; both read the 10 MB
-    factor), while ``inv_ex`` takes 43 ms and ``solve`` refactorizes per call; for 2048
-    systems of 8, ``lu_solve`` took 0.29 ms against 0.36 ms for the product, so a
-    reported 18x gap did not reproduce. With two threads on a loaded machine MKL's
-    threaded ``inv_ex``/``solve`` stalled for up to a second. Explicit inverses are
-    kept for the dual path only, where the matrices are small and well-conditioned.
+    Why LU factor + LU solve, measured on the 2-core CPU in float64, single-threaded: each
+    iteration factorizes once and solves twice (the predictor with the tau column as two
+    right-hand sides, then the corrector). At the LP benchmark's size (64 systems of 140)
+    ``lu_factor`` takes 10 ms and ``lu_solve`` 1.5 ms, the same as a product with a
+    precomputed inverse (2.2 ms; both read the 10 MB factor), while ``inv_ex`` takes 43 ms
+    and ``solve`` refactorizes per call; for 2048 systems of 8, ``lu_solve`` took 0.29 ms
+    against 0.36 ms for the product, so a reported 18x gap did not reproduce. With two
+    threads on a loaded machine MKL's threaded ``inv_ex``/``solve`` stalled for up to a
+    second.
     """
 
     def __init__(self, P: Tensor | None, G: Tensor, A: Tensor, reg: float, refine: int):
@@ -143,63 +135,35 @@ class _KKT:
         k = A.shape[-2]
         self.P, self.G, self.A, self.reg = P, G, A, reg
         self.n, self.m, self.k = n, m, k
-        self.dual = False
-        if P is not None:
-            L, info = torch.linalg.cholesky_ex(P)
-            diag = L.diagonal(dim1=-2, dim2=-1)
-            limit = 1e4 if P.dtype == torch.float64 else 1e2  # on sqrt(cond(P))
-            ok = (info == 0).all() & (diag.amax(-1) <= limit * diag.amin(-1)).all()
-            self.dual = bool(ok)
-        if self.dual:
-            # Small dense blocks: explicit inverses from the Cholesky factors turn every
-            # later solve into batched matrix products (P is well-conditioned here, and the
-            # Schur complement only gains a positive diagonal).
-            self.Pinv = torch.cholesky_inverse(L)
-            C = torch.cat([A, G], -2)
-            self.C = C
-            self.PinvCt = torch.bmm(self.Pinv, C.mT)
-            self.S0 = torch.bmm(C, self.PinvCt)
-        else:
-            # One regularized K for the whole call, built once: each iteration only writes
-            # its -W diagonal in place and factorizes into the same LU buffers. For the
-            # LP benchmark's K (64 x 140 x 140, 10 MB) a fresh copy, a diag_embed and a sum
-            # per iteration (and a product with K for each refinement) were a third of
-            # the time; the refinement residual uses the blocks instead (_residual).
-            zeros = G.new_zeros
-            top = torch.cat([P if P is not None else zeros(B, n, n), A.mT, G.mT], -1)
-            mid = torch.cat([A, zeros(B, k, k + m)], -1)
-            self.K = torch.cat([top, mid, torch.cat([G, zeros(B, m, k + m)], -1)], -2)
-            self.signs = torch.cat([G.new_full((n,), reg), G.new_full((k,), -reg),
-                                    G.new_zeros(m)])
-            self.K.diagonal(dim1=-2, dim2=-1).add_(self.signs)
-            N = n + k + m
-            # Column-major (LAPACK's layout): lu_solve would copy a row-major LU each call.
-            self.LU = torch.empty_like(self.K).mT
-            self.pivots = torch.empty(B, N, dtype=torch.int32, device=G.device)
-            self.info = torch.empty(B, dtype=torch.int32, device=G.device)
-        # Refinement only pays where a regularization was added to a block.
-        self.refine = refine if (not self.dual or k) else 0
+        # One regularized K for the whole call, built once: each iteration only writes
+        # its -W diagonal in place and factorizes into the same LU buffers. For the
+        # LP benchmark's K (64 x 140 x 140, 10 MB) a fresh copy, a diag_embed and a sum
+        # per iteration (and a product with K for each refinement) were a third of
+        # the time; the refinement residual uses the blocks instead (_residual).
+        zeros = G.new_zeros
+        top = torch.cat([P if P is not None else zeros(B, n, n), A.mT, G.mT], -1)
+        mid = torch.cat([A, zeros(B, k, k + m)], -1)
+        self.K = torch.cat([top, mid, torch.cat([G, zeros(B, m, k + m)], -1)], -2)
+        self.signs = torch.cat([G.new_full((n,), reg), G.new_full((k,), -reg),
+                                G.new_zeros(m)])
+        self.K.diagonal(dim1=-2, dim2=-1).add_(self.signs)
+        N = n + k + m
+        # Column-major (LAPACK's layout): lu_solve would copy a row-major LU each call.
+        self.LU = torch.empty_like(self.K).mT
+        self.pivots = torch.empty(B, N, dtype=torch.int32, device=G.device)
+        self.info = torch.empty(B, dtype=torch.int32, device=G.device)
+        self.refine = refine
 
     def factor(self, w: Tensor) -> _KKT:
         """Factorize for the diagonal ``w`` (``(B, m)``, positive)."""
         self.w = w
-        if self.dual:
-            diag = torch.cat([w.new_full((w.shape[0], self.k), self.reg), w], -1)
-            LS, _ = torch.linalg.cholesky_ex(self.S0 + torch.diag_embed(diag))
-            self.Sinv = torch.cholesky_inverse(LS)
-        else:
-            self.K.diagonal(dim1=-2, dim2=-1)[:, self.n + self.k:] = -w
-            # K is symmetric: its transpose is the same matrix in column-major order.
-            torch.linalg.lu_factor_ex(self.K.mT, out=(self.LU, self.pivots, self.info))
+        self.K.diagonal(dim1=-2, dim2=-1)[:, self.n + self.k:] = -w
+        # K is symmetric: its transpose is the same matrix in column-major order.
+        torch.linalg.lu_factor_ex(self.K.mT, out=(self.LU, self.pivots, self.info))
         return self
 
     def _solve_once(self, r: Tensor) -> Tensor:
-        if not self.dual:
-            return torch.linalg.lu_solve(self.LU, self.pivots, r)
-        n = self.n
-        u = torch.bmm(self.Pinv, r[:, :n])
-        lam = torch.bmm(self.Sinv, torch.bmm(self.C, u) - r[:, n:])
-        return torch.cat([u - torch.bmm(self.PinvCt, lam), lam], -2)
+        return torch.linalg.lu_solve(self.LU, self.pivots, r)
 
     def _residual(self, r: Tensor, d: Tensor) -> Tensor:
         n, k = self.n, self.k
@@ -252,40 +216,112 @@ def _step_length(s, z, tau, kappa, ds, dz, dtau, dkappa):
     return _max_step(v, dv)
 
 
+def _into_interior(s: Tensor, z: Tensor) -> None:
+    """The start's shift of ``s`` and ``z`` into the interior of the non-negative orthant
+    (Vandenberghe's CVXOPT recipe), in place."""
+    if s.shape[-1]:
+        for v in (s, z):
+            shift = -v.amin(-1, keepdim=True)
+            v.add_(torch.where(shift >= 0, 1 + shift, torch.zeros_like(shift)))
+
+
+class _Scales(NamedTuple):
+    """Scale-free stopping tests' constants (the problem data's inf-norms)."""
+
+    tol: float
+    tol_inf: float
+    q: Tensor  # |q|
+    bh: Tensor  # max(|b|, |h|)
+
+
+def _classify(status: Tensor, sc: _Scales, *, tau: Tensor, kappa: Tensor, x: Tensor,
+              lam_norm: Tensor, pres: Tensor, dres: Tensor | None, xPx: Tensor, qx: Tensor,
+              hbl: Tensor, sz: Tensor, Ctl_norm: Tensor, unb_norm: Tensor) -> Tensor:
+    """Classify every running element: optimal, infeasible, unbounded, broken.
+
+    ``pres``/``dres`` are the inf-norms of the primal (``Ax - b tau``, ``Gx + s - h tau``)
+    and dual (``Px + A'y + G'z + q tau``) residuals, ``lam_norm`` that of ``(y, z)``,
+    ``hbl = b'y + h'z``, ``Ctl_norm = |A'y + G'z|``, ``unb_norm = max(|Px|, |Ax|,
+    |Gx + s|)``; all at the unscaled iterate (scale-free tests divide by ``tau``)."""
+    tol = sc.tol
+    pobj_quad = 0.5 * xPx / tau ** 2
+    pobj = pobj_quad + qx / tau
+    dobj = -pobj_quad - hbl / tau
+    gap = torch.maximum((pobj - dobj).abs(), sz / tau ** 2)
+    optimal = ((pres <= tol * (tau + torch.maximum(sc.bh * tau, _inf_norm(x))))
+               & (gap <= tol * (1 + torch.minimum(pobj.abs(), dobj.abs()))))
+    if dres is not None:
+        optimal &= dres <= tol * (tau + torch.maximum(sc.q * tau, lam_norm))
+    cert_p = -hbl
+    infeasible = (cert_p > 0) & (Ctl_norm <= sc.tol_inf * cert_p) & (tau < kappa)
+    cert_d = -qx
+    unbounded = (cert_d > 0) & (tau < kappa) & (unb_norm <= sc.tol_inf * cert_d)
+    broken = ~torch.isfinite(x).all(-1) | ~torch.isfinite(tau)
+    code = torch.where(optimal, int(SolverStatus.OPTIMAL), -1)
+    for c, mask in ((SolverStatus.NUMERICAL_ERROR, broken),
+                    (SolverStatus.UNBOUNDED, unbounded),
+                    (SolverStatus.INFEASIBLE, infeasible)):  # reversed priority
+        code = torch.where(mask & ~optimal, int(c), code)
+    return torch.where(status < 0, code, status)
+
+
 @torch.no_grad()
 def interior_point(P: Tensor | None, q: Tensor, G: Tensor, h: Tensor, A: Tensor, b: Tensor,
-                   *, max_iter: int, tol: float | None) -> tuple[Tensor, ...]:
+                   *, max_iter: int, tol: float | None) -> tuple:
     """The batched homogeneous self-dual interior-point method on flattened inputs.
 
     Shapes: ``P (B, n, n)`` or None, ``q (B, n)``, ``G (B, m, n)``, ``h (B, m)``,
     ``A (B, k, n)``, ``b (B, k)``. Returns ``x, y, z, s, status, objective, gap,
-    iterations`` (see :class:`ConvexResult`).
+    iterations`` (see :class:`ConvexResult`) and the factors the backward pass can reuse
+    (``None`` for the augmented path).
     """
-    B, n = q.shape
-    m = G.shape[-2]
     dtype = q.dtype
     default_tol, tol_inf, reg = _defaults(dtype)
     tol = default_tol if tol is None else tol
+    sc = _Scales(tol, tol_inf, _inf_norm(q), torch.maximum(_inf_norm(b), _inf_norm(h)))
+    if P is not None:
+        L, info = torch.linalg.cholesky_ex(P)
+        diag = L.diagonal(dim1=-2, dim2=-1)
+        limit = 1e4 if dtype == torch.float64 else 1e2  # on sqrt(cond(P))
+        if bool((info == 0).all() & (diag.amax(-1) <= limit * diag.amin(-1)).all()):
+            return _reduced_interior_point(L, q, G, h, A, b, max_iter=max_iter, sc=sc,
+                                           reg=reg)
+    return _augmented_interior_point(P, q, G, h, A, b, max_iter=max_iter, sc=sc, reg=reg)
+
+
+def _finish(x, y, z, s, tau, status, objective, gap_unscaled, iterations):
+    """Unscale the final iterate; NaN (and +-inf objectives) where there is no solution."""
+    status = torch.where(status < 0, int(SolverStatus.ITERATION_LIMIT), status)
+    t1 = tau.unsqueeze(-1)
+    x, y, z, s = x / t1, y / t1, z / t1, s / t1
+    gap = gap_unscaled / tau ** 2
+    no_solution = (status == SolverStatus.INFEASIBLE) | (status == SolverStatus.UNBOUNDED)
+    nan = torch.full_like(objective, torch.nan)
+    x, y, z, s = (torch.where(no_solution.unsqueeze(-1), nan.unsqueeze(-1), t)
+                  for t in (x, y, z, s))
+    gap = torch.where(no_solution, nan, gap)
+    objective = torch.where(status == SolverStatus.INFEASIBLE, torch.inf, objective)
+    objective = torch.where(status == SolverStatus.UNBOUNDED, -torch.inf, objective)
+    return x, y, z, s, status, objective, gap, iterations
+
+
+def _augmented_interior_point(P, q, G, h, A, b, *, max_iter, sc, reg):
+    """The iteration on the augmented Newton system (:class:`_KKT`): LPs, singular or
+    ill-conditioned ``P``."""
+    B, n = q.shape
+    m = G.shape[-2]
     # One refinement step (two changed nothing measurable: the same statuses, x within
     # 1e-13 on the LP benchmark and random LPs, while each costs a solve per direction).
-    refine = 1
-
+    kkt = _KKT(P, G, A, reg, refine=1)
     # Start (Vandenberghe's CVXOPT recipe): solve the KKT system with W = I, then shift
     # s = h - Gx and z = Gx - h into the interior of the non-negative orthant.
-    ones = q.new_ones(B, m)
-    kkt = _KKT(P, G, A, reg, refine)
-    x, y, z = (t.squeeze(-1) for t in kkt.factor(ones).solve(
+    x, y, z = (t.squeeze(-1) for t in kkt.factor(q.new_ones(B, m)).solve(
         -q.unsqueeze(-1), b.unsqueeze(-1), h.unsqueeze(-1)))
     s = -z
-    if m:
-        for v in (s, z):
-            shift = -v.amin(-1, keepdim=True)
-            v.add_(torch.where(shift >= 0, 1 + shift, torch.zeros_like(shift)))
+    _into_interior(s, z)
     tau, kappa = q.new_ones(B), q.new_ones(B)
-
     status = torch.full((B,), -1, dtype=torch.int64, device=q.device)
     iterations = torch.zeros(B, dtype=torch.int64, device=q.device)
-    q_norm, b_norm, h_norm = _inf_norm(q), _inf_norm(b), _inf_norm(h)
 
     for it in range(max_iter + 1):
         Px = _mv(P, x) if P is not None else torch.zeros_like(x)
@@ -296,37 +332,17 @@ def interior_point(P: Tensor | None, q: Tensor, G: Tensor, h: Tensor, A: Tensor,
         ry = Ax - b * t1
         rz = Gx + s - h * t1
         hz_by = _dot(h, z) + _dot(b, y)
-        rt = kappa + _dot(q, x) + hz_by + xPx / tau
+        qx = _dot(q, x)
+        rt = kappa + qx + hz_by + xPx / tau
         sz = _dot(s, z)
         mu = (sz + tau * kappa) / (m + 1)
-
-        # Classify every running element: optimal, infeasible, unbounded (scale-free tests).
-        xh, pobj_quad = x / t1, 0.5 * xPx / tau ** 2
-        pres = torch.maximum(_inf_norm(ry), _inf_norm(rz)) / tau
-        dres = _inf_norm(rx) / tau
-        pobj = pobj_quad + _dot(q, xh)
-        dobj = -pobj_quad - hz_by / tau
-        gap = torch.maximum((pobj - dobj).abs(), sz / tau ** 2)
-        optimal = (
-            (pres <= tol * (1 + torch.maximum(torch.maximum(b_norm, h_norm), _inf_norm(xh))))
-            & (dres <= tol * (1 + torch.maximum(q_norm, torch.maximum(_inf_norm(y / t1),
-                                                                      _inf_norm(z / t1)))))
-            & (gap <= tol * (1 + torch.minimum(pobj.abs(), dobj.abs())))
-        )
-        cert_p = -hz_by
-        infeasible = (cert_p > 0) & (_inf_norm(Aty + Gtz) <= tol_inf * cert_p) \
-            & (tau < kappa)
-        cert_d = -_dot(q, x)
-        unbounded = (cert_d > 0) & (tau < kappa) & (
-            torch.maximum(torch.maximum(_inf_norm(Px), _inf_norm(Ax)), _inf_norm(Gx + s))
-            <= tol_inf * cert_d)
-        broken = ~torch.isfinite(x).all(-1) | ~torch.isfinite(tau)
-        running = status < 0
-        for code, mask in ((SolverStatus.OPTIMAL, optimal),
-                           (SolverStatus.INFEASIBLE, infeasible),
-                           (SolverStatus.UNBOUNDED, unbounded),
-                           (SolverStatus.NUMERICAL_ERROR, broken)):
-            status = torch.where(running & mask & (status < 0), int(code), status)
+        status = _classify(
+            status, sc, tau=tau, kappa=kappa, x=x,
+            lam_norm=torch.maximum(_inf_norm(y), _inf_norm(z)),
+            pres=torch.maximum(_inf_norm(ry), _inf_norm(rz)), dres=_inf_norm(rx), xPx=xPx,
+            qx=qx, hbl=hz_by, sz=sz, Ctl_norm=_inf_norm(Aty + Gtz),
+            unb_norm=torch.maximum(torch.maximum(_inf_norm(Px), _inf_norm(Ax)),
+                                   _inf_norm(Gx + s)))
         running = status < 0
         if it == max_iter or not bool(running.any()):
             break
@@ -367,20 +383,153 @@ def interior_point(P: Tensor | None, q: Tensor, G: Tensor, h: Tensor, A: Tensor,
         tau = tau + alpha * torch.nan_to_num(dtau)
         kappa = kappa + alpha * torch.nan_to_num(dkappa)
 
-    status = torch.where(status < 0, int(SolverStatus.ITERATION_LIMIT), status)
+    xf = x / tau.unsqueeze(-1)
+    Px = _mv(P, xf) if P is not None else torch.zeros_like(xf)
+    objective = 0.5 * _dot(xf, Px) + _dot(q, xf)
+    return (*_finish(x, y, z, s, tau, status, objective, _dot(s, z), iterations), None)
+
+
+def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
+    """The same iteration with ``x`` eliminated, for a well-conditioned positive definite
+    ``P = L L^\\top`` (most QP layers): everything runs on the constraints' side.
+
+    The embedding's first block row :math:`r_x = P x + C^\\top \\lambda + q\\tau`
+    (:math:`C = (A; G)`, :math:`\\lambda = (y; z)`) is linear and every Newton step
+    scales it by :math:`1 - \\alpha\\eta`, so :math:`r_x = \\rho\\, r_x^0` with a scalar
+    :math:`\\rho` per problem (:math:`r_x^0 = C^\\top \\Delta\\lambda` comes from the
+    start's shift :math:`\\Delta\\lambda` of ``z``), and ``x`` is the function
+    :math:`x = -P^{-1}(q\\tau + C^\\top\\tilde\\lambda)`,
+    :math:`\\tilde\\lambda = \\lambda - \\rho\\Delta\\lambda`, of the other variables.
+    Substituting it, the Newton system is the dual Schur complement
+    :math:`(S_0 + D)\\,d\\lambda = r`, :math:`S_0 = C P^{-1} C^\\top`,
+    :math:`D = \\operatorname{diag}(\\delta\\ \\text{on}\\ y,\\ s/z)` -- the size of the
+    constraints, not of the variables (the block elimination qpth also uses) -- and the
+    only products in the loop are with :math:`S_0`, :math:`P^{-1}C^\\top` and
+    :math:`C^\\top`. The iterates equal the augmented path's in exact arithmetic; per
+    iteration this is one Cholesky of the small Schur complement, two solves and three
+    small products, where the augmented form needed a dozen products with the
+    ``n``-sized blocks.
+    """
+    B, n = q.shape
+    m, k = G.shape[-2], A.shape[-2]
+    p = k + m
+    C = torch.cat([A, G], -2)
+    hb = torch.cat([b, h], -1)
+    Pinv = torch.cholesky_inverse(L)
+    Ct = C.mT.contiguous()
+    PinvCt = torch.bmm(Pinv, Ct)
+    S0 = torch.bmm(C, PinvCt)
+    Pq = _mv(Pinv, q)
+    c0 = _mtv(PinvCt, q)  # C P^{-1} q
+    cc = c0 + hb
+    S = torch.empty_like(S0)
+    S_diag = S.diagonal(dim1=-2, dim2=-1)
+    LS = torch.empty_like(S0)
+    info = torch.empty(B, dtype=torch.int32, device=q.device)
+
+    def factor(w: Tensor) -> None:
+        S.copy_(S0)
+        S_diag[:, :k] += reg
+        S_diag[:, k:] += w
+        torch.linalg.cholesky_ex(S, out=(LS, info))
+
+    def solve(r: Tensor) -> Tensor:
+        """(S0 + D)^{-1} r for ``r`` of shape (B, p, cols); one refinement step removes
+        the regularization of the equality block."""
+        d = torch.cholesky_solve(r, LS)
+        if k:
+            d = d + torch.cholesky_solve(reg * F.pad(d[:, :k], (0, 0, 0, m)), LS)
+        return d
+
+    # Start (as on the augmented path): the KKT solution with W = I, then s = -z and z
+    # shifted into the interior; the shift of z is Delta lambda.
+    factor(q.new_ones(B, m))
+    lam = -solve(cc.unsqueeze(-1)).squeeze(-1)
+    # The iterate [y | z | s | tau | kappa] in one tensor: one update per step, and the
+    # cone part [z | s | tau | kappa] is one slice for the step length.
+    v = torch.cat([lam, -lam[:, k:], q.new_ones(B, 2)], -1)
+    _into_interior(v[:, p:p + m], v[:, k:p])
+    shift = v[:, :p] - lam  # Delta lambda
+    e0 = _mv(S0, shift)
+    rx0 = _mv(Ct, shift)
+    rx0_norm = _inf_norm(rx0)
+    rho = q.new_ones(B)
+    status = torch.full((B,), -1, dtype=torch.int64, device=q.device)
+    iterations = torch.zeros(B, dtype=torch.int64, device=q.device)
+    s_pad = lambda t: F.pad(t, (k, 0))  # (B, m) -> (B, p), zero on the equality rows
+
+    for it in range(max_iter + 1):
+        lam, z, s = v[:, :p], v[:, k:p], v[:, p:p + m]
+        tau, kappa = v[:, -2], v[:, -1]
+        t1, r1 = tau.unsqueeze(-1), rho.unsqueeze(-1)
+        lt = lam - r1 * shift  # lambda tilde: x = -P^{-1}(q tau + C' lt)
+        S0lt = _mv(S0, lt)
+        Ctl = _mv(Ct, lam)
+        x = -(Pq * t1 + _mv(PinvCt, lt))
+        Px = r1 * rx0 - q * t1 - Ctl
+        Cx_hb = -(cc * t1 + S0lt)  # C x - hb tau
+        rc = Cx_hb + s_pad(s)  # (A x - b tau; G x + s - h tau)
+        xPx = _dot(x, Px)
+        qx = _dot(q, x)
+        hbl = _dot(hb, lam)
+        rt = kappa + qx + hbl + xPx / tau
+        sz = _dot(s, z)
+        mu = (sz + tau * kappa) / (m + 1)
+        status = _classify(
+            status, sc, tau=tau, kappa=kappa, x=x, lam_norm=_inf_norm(lam),
+            pres=_inf_norm(rc), dres=rho * rx0_norm, xPx=xPx, qx=qx, hbl=hbl, sz=sz,
+            Ctl_norm=_inf_norm(Ctl),
+            unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + hb * t1)))
+        running = status < 0
+        if it == max_iter or not bool(running.any()):
+            break
+        iterations += running
+
+        # (S0 + D) dlam = -d_c - eta rho e0 - cc dtau, solved for the tau column and the
+        # predictor together; the tau row: g' dlam - (lt' S0 lt / tau^2 + kappa / tau)
+        # dtau = d_t - d_k / tau + eta rho ctau' P^{-1} rx0.
+        factor(s / z)
+        both = solve(torch.stack([-cc, Cx_hb - r1 * e0], -1))
+        dl2, dl1 = both[..., 0], both[..., 1]
+        g = cc + 2 * S0lt / t1
+        denom = _dot(g, dl2) - _dot(lt, S0lt) / tau ** 2 - kappa / tau
+        rho_cu = -rho * _dot(g - hb, shift)  # rho ctau' P^{-1} rx0
+
+        def direction(dl1, rhs_t, d_s, d_k):
+            dtau = (rhs_t - _dot(g, dl1)) / denom
+            dl = dl1 + dtau.unsqueeze(-1) * dl2
+            ds = (d_s - s * dl[:, k:]) / z
+            return torch.cat([dl, ds, dtau.unsqueeze(-1), ((d_k - kappa * dtau) / tau)
+                              .unsqueeze(-1)], -1)
+
+        # Predictor (affine scaling), then Mehrotra's centering and second-order corrector.
+        da = direction(dl1, kappa - rt + rho_cu, -s * z, -tau * kappa)
+        alpha_a = _max_step(v[:, k:], da[:, k:])
+        cone_a = v[:, k:] + alpha_a.unsqueeze(-1) * da[:, k:]
+        mu_a = (_dot(cone_a[:, :m], cone_a[:, m:2 * m]) + cone_a[:, -2] * cone_a[:, -1]) \
+            / (m + 1)
+        sigma = (mu_a / mu).clamp(0, 1) ** 3
+        eta = 1 - sigma
+        smu = sigma * mu
+        dza, dsa, dta, dka = da[:, k:p], da[:, p:p + m], da[:, -2], da[:, -1]
+        d_s = smu.unsqueeze(-1) - s * z - dsa * dza
+        d_k = smu - tau * kappa - dta * dka
+        e1 = eta.unsqueeze(-1)
+        dl1 = solve((e1 * (rc - r1 * e0) + s_pad(d_s / z)).unsqueeze(-1)).squeeze(-1)
+        d = direction(dl1, eta * (rho_cu - rt) - d_k / tau, d_s, d_k)
+        alpha = (0.99 * _max_step(v[:, k:], d[:, k:])).clamp(max=1.0)
+        alpha = torch.nan_to_num(torch.where(running, alpha, 0.0), nan=0.0)
+        v = v + alpha.unsqueeze(-1) * torch.nan_to_num(d)
+        rho = rho * (1 - alpha * eta)
+
+    lam, s, tau = v[:, :p], v[:, p:p + m], v[:, -2]
     t1 = tau.unsqueeze(-1)
-    x, y, z, s = x / t1, y / t1, z / t1, s / t1
-    Px = _mv(P, x) if P is not None else torch.zeros_like(x)
-    objective = 0.5 * _dot(x, Px) + _dot(q, x)
-    gap = _dot(s, z)
-    no_solution = ((status == SolverStatus.INFEASIBLE)
-                   | (status == SolverStatus.UNBOUNDED)).unsqueeze(-1)
-    nan = torch.full_like(objective, torch.nan)
-    x, y, z, s = (torch.where(no_solution, nan.unsqueeze(-1), t) for t in (x, y, z, s))
-    gap = torch.where(no_solution.squeeze(-1), nan, gap)
-    objective = torch.where(status == SolverStatus.INFEASIBLE, torch.inf, objective)
-    objective = torch.where(status == SolverStatus.UNBOUNDED, -torch.inf, objective)
-    return x, y, z, s, status, objective, gap, iterations
+    lt = lam - rho.unsqueeze(-1) * shift
+    xf = -(Pq + _mv(PinvCt, lt) / t1)
+    objective = _dot(xf, 0.5 * (rho.unsqueeze(-1) * rx0 - _mv(Ct, lam)) / t1 + 0.5 * q)
+    out = _finish(xf * t1, lam[:, :k], lam[:, k:], s, tau, status, objective,
+                  _dot(s, lam[:, k:]), iterations)
+    return (*out, (Pinv, PinvCt, S0))
 
 
 class _KKTSolution(torch.autograd.Function):
@@ -390,29 +539,34 @@ class _KKTSolution(torch.autograd.Function):
     :math:`F = (P x + q + G^\\top\\lambda + A^\\top\\nu,\\ \\lambda \\circ (G x - h),\\ A x - b)`
     vanishes; with :math:`M = \\partial F / \\partial (x, \\lambda, \\nu)` and
     :math:`d = -M^{-\\top} \\bar v`, every input's gradient is :math:`d^\\top
-    \\partial F / \\partial \\theta`. The backward is written in differentiable torch
-    operations, so double backward works.
+    \\partial F / \\partial \\theta`.
+
+    Scaling the multiplier rows by :math:`\\lambda` makes :math:`M^\\top d = -\\bar v` the
+    symmetric KKT system of the interior point with :math:`W = \\operatorname{diag}(s /
+    \\lambda)` and unknowns :math:`(d_x, \\lambda \\circ d_\\lambda, d_\\nu)`; where the
+    forward ran on the reduced path, the backward solves it with the forward's
+    :math:`P^{-1}` and :math:`C P^{-1} C^\\top` and one Cholesky of the small Schur
+    complement (as OptNet reuses its factorization). Under ``create_graph`` (double
+    backward), or if that Cholesky fails, the dense :math:`M` is solved in differentiable
+    torch operations instead.
     """
 
     @staticmethod
     def forward(P, q, G, h, A, b, max_iter, tol):
-        x, y, z, s, status, objective, gap, iterations = interior_point(
-            P, q, G, h, A, b, max_iter=max_iter, tol=tol)
-        return x, y, z, s, status, objective, gap, iterations
+        return interior_point(P, q, G, h, A, b, max_iter=max_iter, tol=tol)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         P, q, G, h, A, b, _, _ = inputs
-        x, y, z, s, status, objective, gap, iterations = output
+        x, y, z, s, status, objective, gap, iterations, factors = output
         ctx.has_P = P is not None
+        ctx.factors = factors
         ctx.save_for_backward(P, G, h, A, x, y, z)
         ctx.mark_non_differentiable(s, status, objective, gap, iterations)
 
     @staticmethod
     def backward(ctx, gx, gy, gz, *_):
         P, G, h, A, x, y, z = ctx.saved_tensors
-        B, n = x.shape
-        m, k = G.shape[-2], A.shape[-2]
         gx = torch.zeros_like(x) if gx is None else gx
         gy = torch.zeros_like(y) if gy is None else gy
         gz = torch.zeros_like(z) if gz is None else gz
@@ -421,25 +575,60 @@ class _KKTSolution(torch.autograd.Function):
         safe = lambda t: torch.where(bad.view(-1, *[1] * (t.dim() - 1)), torch.zeros_like(t), t)
         xs, zs = safe(x), safe(z)
         s = h - _mv(G, xs)
-        N = n + m + k
-        M = x.new_zeros(B, N, N)
-        Pm = P if P is not None else x.new_zeros(B, n, n)
-        top = torch.cat([Pm, G.mT, A.mT], -1)
-        mid = torch.cat([zs.unsqueeze(-1) * G, torch.diag_embed(-s), x.new_zeros(B, m, k)], -1)
-        bot = torch.cat([A, x.new_zeros(B, k, m + k)], -1)
-        M = torch.cat([top, mid, bot], -2)
-        eye = torch.eye(N, dtype=x.dtype, device=x.device)
-        M = torch.where(bad.view(-1, 1, 1), eye, M)
-        rhs = -torch.cat([gx, gz, gy], -1)
-        d = torch.linalg.solve(M.mT, rhs)
-        d = torch.where(bad.unsqueeze(-1), torch.full_like(d, torch.nan), d)
-        dx, dl, dn = d[:, :n], d[:, n:n + m], d[:, n + m:]
+        d = None
+        if ctx.factors is not None and not torch.is_grad_enabled():
+            d = _reduced_adjoint(ctx.factors, bad, xs, zs, s, gx, gy, gz)
+        if d is None:
+            d = _dense_adjoint(P, G, A, bad, xs, zs, s, gx, gy, gz)
+        dx, zdl, dn = d
         outer = lambda u, v: u.unsqueeze(-1) * v.unsqueeze(-2)
         grad_P = 0.5 * (outer(dx, x) + outer(x, dx)) if ctx.has_P else None
-        zdl = zs * dl
         grad_G = outer(zdl, x) + outer(z, dx)
         grad_A = outer(dn, x) + outer(y, dx)
         return grad_P, dx, grad_G, -zdl, grad_A, -dn, None, None
+
+
+def _dense_adjoint(P, G, A, bad, x, z, s, gx, gy, gz):
+    """``(d_x, z * d_lambda, d_nu)`` from the dense :math:`M^\\top d = -\\bar v`
+    (differentiable: double backward goes through here)."""
+    B, n = x.shape
+    m, k = G.shape[-2], A.shape[-2]
+    N = n + m + k
+    Pm = P if P is not None else x.new_zeros(B, n, n)
+    top = torch.cat([Pm, G.mT, A.mT], -1)
+    mid = torch.cat([z.unsqueeze(-1) * G, torch.diag_embed(-s), x.new_zeros(B, m, k)], -1)
+    bot = torch.cat([A, x.new_zeros(B, k, m + k)], -1)
+    M = torch.cat([top, mid, bot], -2)
+    eye = torch.eye(N, dtype=x.dtype, device=x.device)
+    M = torch.where(bad.view(-1, 1, 1), eye, M)
+    rhs = -torch.cat([gx, gz, gy], -1)
+    d = torch.linalg.solve(M.mT, rhs)
+    d = torch.where(bad.unsqueeze(-1), torch.full_like(d, torch.nan), d)
+    return d[:, :n], z * d[:, n:n + m], d[:, n + m:]
+
+
+def _reduced_adjoint(factors, bad, x, z, s, gx, gy, gz):
+    """``(d_x, z * d_lambda, d_nu)`` from the symmetric form of :math:`M^\\top d = -\\bar
+    v` with the forward's factors: :math:`(S_0 + \\operatorname{diag}(0, s / z))\\,
+    \\mu = -C P^{-1} \\bar x + (\\bar y; \\bar z)`, :math:`d_x = -P^{-1}(\\bar x +
+    C^\\top \\mu)`, :math:`\\mu = (d_\\nu; z \\circ d_\\lambda)`. ``None`` if the Cholesky
+    of the Schur complement fails (a degenerate active set)."""
+    Pinv, PinvCt, S0 = factors
+    k = gy.shape[-1]
+    w = torch.where(bad.unsqueeze(-1), 1.0, s.clamp_min(0) / z.clamp_min(
+        torch.finfo(z.dtype).tiny))
+    S = S0.clone()
+    S.diagonal(dim1=-2, dim2=-1)[:, k:] += w
+    LS, info = torch.linalg.cholesky_ex(S)
+    if bool((info != 0).any()):
+        return None
+    mu = torch.cholesky_solve((torch.cat([gy, gz], -1) - _mtv(PinvCt, gx)).unsqueeze(-1),
+                              LS).squeeze(-1)
+    dx = -(_mv(Pinv, gx) + _mv(PinvCt, mu))
+    d = torch.cat([dx, mu], -1)
+    d = torch.where(bad.unsqueeze(-1), torch.full_like(d, torch.nan), d)
+    n = x.shape[-1]
+    return d[:, :n], d[:, n + k:], d[:, n:n + k]
 
 
 def prepare(fn: str, P: Tensor | None, q: Tensor, q_name: str, G: Tensor | None,
@@ -508,7 +697,7 @@ def prepare(fn: str, P: Tensor | None, q: Tensor, q_name: str, G: Tensor | None,
 def solve(Pf, qf, Gf, hf, Af, bf, batch, *, max_iter: int, tol: float | None) -> ConvexResult:
     """Run the differentiable solver on flattened inputs; unflatten the result."""
     out = _KKTSolution.apply(Pf, qf, Gf, hf, Af, bf, max_iter, tol)
-    x, y, z, s, status, objective, gap, iterations = out
+    x, y, z, s, status, objective, gap, iterations, _ = out
     shape = tuple(batch)
     return ConvexResult(x.reshape(*shape, -1), status.reshape(shape),
                         objective.reshape(shape), y.reshape(*shape, -1), z.reshape(*shape, -1),
