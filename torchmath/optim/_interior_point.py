@@ -404,22 +404,28 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     :math:`(S_0 + D)\\,d\\lambda = r`, :math:`S_0 = C P^{-1} C^\\top`,
     :math:`D = \\operatorname{diag}(\\delta\\ \\text{on}\\ y,\\ s/z)` -- the size of the
     constraints, not of the variables (the block elimination qpth also uses) -- and the
-    only products in the loop are with :math:`S_0`, :math:`P^{-1}C^\\top` and
-    :math:`C^\\top`. The iterates equal the augmented path's in exact arithmetic; per
-    iteration this is one Cholesky of the small Schur complement, two solves and three
-    small products, where the augmented form needed a dozen products with the
-    ``n``-sized blocks.
+    only product in the loop is one with :math:`(S_0; P^{-1}C^\\top)`. The iterates equal
+    the augmented path's in exact arithmetic.
+
+    At these sizes every torch call costs about the same few microseconds whatever it
+    computes, so the loop is written for few calls: the iterate is one tensor
+    ``[rho | y | z | tau | s | kappa]`` (one update per step; the cone part
+    ``[z | tau | s | kappa]`` is one slice whose halves are the complementary pairs, so
+    ``s z`` and ``tau kappa``, and ``ds`` and ``dkappa``, are one vector operation each),
+    per-problem scalars are ``(B, 1)`` columns, and the infeasibility and unboundedness
+    tests run only while some problem has ``tau < kappa`` or a non-finite residual (both
+    need it). Per iteration: one Cholesky of the small Schur complement, two solves, one
+    product and about 150 element-wise calls.
     """
     B, n = q.shape
     m, k = G.shape[-2], A.shape[-2]
     p = k + m
     C = torch.cat([A, G], -2)
     hb = torch.cat([b, h], -1)
-    Pinv = torch.cholesky_inverse(L)
-    Ct = C.mT.contiguous()
-    PinvCt = torch.bmm(Pinv, Ct)
+    X = torch.cholesky_solve(torch.cat([C.mT, q.unsqueeze(-1)], -1), L)
+    PinvCt, Pq = X[..., :p], X[..., p]
     S0 = torch.bmm(C, PinvCt)
-    Pq = _mv(Pinv, q)
+    M1 = torch.cat([S0, PinvCt], -2)  # one product gives S0 lt and P^-1 C' lt
     c0 = _mtv(PinvCt, q)  # C P^{-1} q
     cc = c0 + hb
     S = torch.empty_like(S0)
@@ -429,7 +435,8 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
 
     def factor(w: Tensor) -> None:
         S.copy_(S0)
-        S_diag[:, :k] += reg
+        if k:
+            S_diag[:, :k] += reg
         S_diag[:, k:] += w
         torch.linalg.cholesky_ex(S, out=(LS, info))
 
@@ -445,41 +452,65 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     # shifted into the interior; the shift of z is Delta lambda.
     factor(q.new_ones(B, m))
     lam = -solve(cc.unsqueeze(-1)).squeeze(-1)
-    # The iterate [y | z | s | tau | kappa] in one tensor: one update per step, and the
-    # cone part [z | s | tau | kappa] is one slice for the step length.
-    v = torch.cat([lam, -lam[:, k:], q.new_ones(B, 2)], -1)
-    _into_interior(v[:, p:p + m], v[:, k:p])
-    shift = v[:, :p] - lam  # Delta lambda
+    ones = q.new_ones(B, 1)
+    v = torch.cat([ones, lam, ones, -lam[:, k:], ones], -1)  # [rho|y|z|tau|s|kappa]
+    _into_interior(v[:, 2 + p:2 + p + m], v[:, 1 + k:1 + p])
+    shift = v[:, 1:1 + p] - lam  # Delta lambda
     e0 = _mv(S0, shift)
-    rx0 = _mv(Ct, shift)
-    rx0_norm = _inf_norm(rx0)
-    rho = q.new_ones(B)
+    rx0 = _mv(C.mT, shift)
+    rx0_norm = _inf_norm(rx0).unsqueeze(-1)
     status = torch.full((B,), -1, dtype=torch.int64, device=q.device)
     iterations = torch.zeros(B, dtype=torch.int64, device=q.device)
-    s_pad = lambda t: F.pad(t, (k, 0))  # (B, m) -> (B, p), zero on the equality rows
+    neg_cc = -cc
+    tol = sc.tol
+    bh, qn = sc.bh.unsqueeze(-1), sc.q.unsqueeze(-1)
+    dot = lambda u, w: (u * w).sum(-1, keepdim=True)
+    cone_at = 1 + k  # v[:, cone_at:] = [z | tau | s | kappa]
+    pair = m + 1  # cone[:, :pair] = [z | tau], cone[:, pair:] = [s | kappa]
 
     for it in range(max_iter + 1):
-        lam, z, s = v[:, :p], v[:, k:p], v[:, p:p + m]
-        tau, kappa = v[:, -2], v[:, -1]
-        t1, r1 = tau.unsqueeze(-1), rho.unsqueeze(-1)
-        lt = lam - r1 * shift  # lambda tilde: x = -P^{-1}(q tau + C' lt)
-        S0lt = _mv(S0, lt)
-        Ctl = _mv(Ct, lam)
-        x = -(Pq * t1 + _mv(PinvCt, lt))
-        Px = r1 * rx0 - q * t1 - Ctl
-        Cx_hb = -(cc * t1 + S0lt)  # C x - hb tau
-        rc = Cx_hb + s_pad(s)  # (A x - b tau; G x + s - h tau)
-        xPx = _dot(x, Px)
-        qx = _dot(q, x)
-        hbl = _dot(hb, lam)
+        rho, lam, tau, kappa = v[:, :1], v[:, 1:1 + p], v[:, 1 + p:2 + p], v[:, -1:]
+        cone = v[:, cone_at:]
+        zt, sk = cone[:, :pair], cone[:, pair:]  # [z | tau], [s | kappa]
+        lt = lam - rho * shift  # x = -P^{-1}(q tau + C' lt)
+        prod = _mv(M1, lt)
+        S0lt = prod[:, :p]
+        x = -torch.addcmul(prod[:, p:], Pq, tau)
+        u = torch.addcmul(S0lt, c0, tau)  # -C x
+        Cx_hb = -torch.addcmul(u, hb, tau)  # C x - hb tau
+        rc = Cx_hb + F.pad(sk[:, :m], (k, 0)) if k else Cx_hb + sk[:, :m]  # (Ax-b tau; Gx+s-h tau)
+        qx = dot(q, x)
+        xPx = dot(lt, u) - tau * qx  # x'Px = -(q tau + C' lt)'x
+        hbl = dot(hb, lam)
         rt = kappa + qx + hbl + xPx / tau
-        sz = _dot(s, z)
-        mu = (sz + tau * kappa) / (m + 1)
-        status = _classify(
-            status, sc, tau=tau, kappa=kappa, x=x, lam_norm=_inf_norm(lam),
-            pres=_inf_norm(rc), dres=rho * rx0_norm, xPx=xPx, qx=qx, hbl=hbl, sz=sz,
-            Ctl_norm=_inf_norm(Ctl),
-            unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + hb * t1)))
+        comp = zt * sk  # [s z | tau kappa]
+        sz_tk = comp.sum(-1, keepdim=True)
+        mu = sz_tk / pair
+        sz = sz_tk - comp[:, -1:]
+
+        # Optimality (scale-free, times tau or tau^2): primal residual, dual residual
+        # rho |rx0|, and the gap |pobj - dobj| = |rt - kappa| / tau and s'z / tau^2.
+        pobj2 = 0.5 * xPx + qx * tau
+        dobj2 = -0.5 * xPx - hbl * tau
+        optimal = (
+            (_inf_norm(rc).unsqueeze(-1) <= tol * (tau + torch.maximum(bh * tau, _inf_norm(
+                x).unsqueeze(-1))))
+            & (rho * rx0_norm <= tol * (tau + torch.maximum(qn * tau, _inf_norm(
+                lam).unsqueeze(-1))))
+            & (torch.maximum((rt - kappa).abs() * tau, sz) <= tol * (tau * tau + torch.minimum(
+                pobj2.abs(), dobj2.abs())))).squeeze(-1)
+        if bool(((tau < kappa) | ~torch.isfinite(rt)).any()):
+            Ctl = _mv(C.mT, lam)
+            Px = rho * rx0 - q * tau - Ctl
+            t0 = tau.squeeze(-1)
+            status = _classify(
+                status, sc, tau=t0, kappa=kappa.squeeze(-1), x=x, lam_norm=_inf_norm(lam),
+                pres=_inf_norm(rc), dres=(rho * rx0_norm).squeeze(-1),
+                xPx=xPx.squeeze(-1), qx=qx.squeeze(-1), hbl=hbl.squeeze(-1),
+                sz=sz.squeeze(-1), Ctl_norm=_inf_norm(Ctl),
+                unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + hb * tau)))
+        else:
+            status = torch.where(optimal & (status < 0), int(SolverStatus.OPTIMAL), status)
         running = status < 0
         if it == max_iter or not bool(running.any()):
             break
@@ -488,48 +519,48 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         # (S0 + D) dlam = -d_c - eta rho e0 - cc dtau, solved for the tau column and the
         # predictor together; the tau row: g' dlam - (lt' S0 lt / tau^2 + kappa / tau)
         # dtau = d_t - d_k / tau + eta rho ctau' P^{-1} rx0.
-        factor(s / z)
-        both = solve(torch.stack([-cc, Cx_hb - r1 * e0], -1))
+        factor(sk[:, :m] / zt[:, :m])
+        both = solve(torch.stack([neg_cc, Cx_hb - rho * e0], -1))
         dl2, dl1 = both[..., 0], both[..., 1]
-        g = cc + 2 * S0lt / t1
-        denom = _dot(g, dl2) - _dot(lt, S0lt) / tau ** 2 - kappa / tau
-        rho_cu = -rho * _dot(g - hb, shift)  # rho ctau' P^{-1} rx0
+        g = torch.addcdiv(cc, S0lt, tau, value=2)
+        denom = dot(g, dl2) - (dot(lt, S0lt) / tau + kappa) / tau
+        rho_cu = -rho * dot(g - hb, shift)  # rho ctau' P^{-1} rx0
 
-        def direction(dl1, rhs_t, d_s, d_k):
-            dtau = (rhs_t - _dot(g, dl1)) / denom
-            dl = dl1 + dtau.unsqueeze(-1) * dl2
-            ds = (d_s - s * dl[:, k:]) / z
-            return torch.cat([dl, ds, dtau.unsqueeze(-1), ((d_k - kappa * dtau) / tau)
-                              .unsqueeze(-1)], -1)
+        def direction(dl1, rhs_t, d_comp, d_rho):
+            """[drho|dy|dz|dtau|ds|dkappa]; ``d_comp`` the right side of the
+            complementarity rows ``s dz + z ds``, ``kappa dtau + tau dkappa``."""
+            dtau = (rhs_t - dot(g, dl1)) / denom
+            dlt = torch.cat([d_rho, torch.addcmul(dl1, dtau, dl2), dtau], -1)
+            d_sk = (d_comp - sk * dlt[:, cone_at:]) / zt
+            return torch.cat([dlt, d_sk], -1)
 
         # Predictor (affine scaling), then Mehrotra's centering and second-order corrector.
-        da = direction(dl1, kappa - rt + rho_cu, -s * z, -tau * kappa)
-        alpha_a = _max_step(v[:, k:], da[:, k:])
-        cone_a = v[:, k:] + alpha_a.unsqueeze(-1) * da[:, k:]
-        mu_a = (_dot(cone_a[:, :m], cone_a[:, m:2 * m]) + cone_a[:, -2] * cone_a[:, -1]) \
-            / (m + 1)
+        da = direction(dl1, kappa - rt + rho_cu, -comp, rho)
+        alpha_a = _max_step(cone, da[:, cone_at:]).unsqueeze(-1)
+        cone_a = torch.addcmul(cone, alpha_a, da[:, cone_at:])
+        mu_a = dot(cone_a[:, :pair], cone_a[:, pair:]) / pair
         sigma = (mu_a / mu).clamp(0, 1) ** 3
         eta = 1 - sigma
-        smu = sigma * mu
-        dza, dsa, dta, dka = da[:, k:p], da[:, p:p + m], da[:, -2], da[:, -1]
-        d_s = smu.unsqueeze(-1) - s * z - dsa * dza
-        d_k = smu - tau * kappa - dta * dka
-        e1 = eta.unsqueeze(-1)
-        dl1 = solve((e1 * (rc - r1 * e0) + s_pad(d_s / z)).unsqueeze(-1)).squeeze(-1)
-        d = direction(dl1, eta * (rho_cu - rt) - d_k / tau, d_s, d_k)
-        alpha = (0.99 * _max_step(v[:, k:], d[:, k:])).clamp(max=1.0)
+        d_a = da[:, cone_at:]
+        d_comp = sigma * mu - comp - d_a[:, :pair] * d_a[:, pair:]
+        d_comp_z = d_comp / zt
+        r_corr = eta * (rc - rho * e0)
+        r_corr = r_corr + (F.pad(d_comp_z[:, :m], (k, 0)) if k else d_comp_z[:, :m])
+        dl1 = solve(r_corr.unsqueeze(-1)).squeeze(-1)
+        d = direction(dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
+                      d_comp, -eta * rho)
+        alpha = (0.99 * _max_step(cone, d[:, cone_at:])).clamp(max=1.0)
         alpha = torch.nan_to_num(torch.where(running, alpha, 0.0), nan=0.0)
-        v = v + alpha.unsqueeze(-1) * torch.nan_to_num(d)
-        rho = rho * (1 - alpha * eta)
+        v = torch.addcmul(v, alpha.unsqueeze(-1), torch.nan_to_num(d))
 
-    lam, s, tau = v[:, :p], v[:, p:p + m], v[:, -2]
-    t1 = tau.unsqueeze(-1)
-    lt = lam - rho.unsqueeze(-1) * shift
-    xf = -(Pq + _mv(PinvCt, lt) / t1)
-    objective = _dot(xf, 0.5 * (rho.unsqueeze(-1) * rx0 - _mv(Ct, lam)) / t1 + 0.5 * q)
-    out = _finish(xf * t1, lam[:, :k], lam[:, k:], s, tau, status, objective,
+    rho, lam, tau, s = v[:, :1], v[:, 1:1 + p], v[:, 1 + p], v[:, 2 + p:2 + p + m]
+    lt = lam - rho * shift
+    xf = -(Pq + _mv(PinvCt, lt) / tau.unsqueeze(-1))
+    # 0.5 x'Px + q'x with P x = -(q + C' lt / tau)
+    objective = _dot(xf, 0.5 * q - 0.5 * _mv(C.mT, lt) / tau.unsqueeze(-1))
+    out = _finish(xf * tau.unsqueeze(-1), lam[:, :k], lam[:, k:], s, tau, status, objective,
                   _dot(s, lam[:, k:]), iterations)
-    return (*out, (Pinv, PinvCt, S0))
+    return (*out, (L, PinvCt, S0))
 
 
 class _KKTSolution(torch.autograd.Function):
@@ -613,7 +644,7 @@ def _reduced_adjoint(factors, bad, x, z, s, gx, gy, gz):
     \\mu = -C P^{-1} \\bar x + (\\bar y; \\bar z)`, :math:`d_x = -P^{-1}(\\bar x +
     C^\\top \\mu)`, :math:`\\mu = (d_\\nu; z \\circ d_\\lambda)`. ``None`` if the Cholesky
     of the Schur complement fails (a degenerate active set)."""
-    Pinv, PinvCt, S0 = factors
+    L, PinvCt, S0 = factors
     k = gy.shape[-1]
     w = torch.where(bad.unsqueeze(-1), 1.0, s.clamp_min(0) / z.clamp_min(
         torch.finfo(z.dtype).tiny))
@@ -624,7 +655,7 @@ def _reduced_adjoint(factors, bad, x, z, s, gx, gy, gz):
         return None
     mu = torch.cholesky_solve((torch.cat([gy, gz], -1) - _mtv(PinvCt, gx)).unsqueeze(-1),
                               LS).squeeze(-1)
-    dx = -(_mv(Pinv, gx) + _mv(PinvCt, mu))
+    dx = -(torch.cholesky_solve(gx.unsqueeze(-1), L).squeeze(-1) + _mv(PinvCt, mu))
     d = torch.cat([dx, mu], -1)
     d = torch.where(bad.unsqueeze(-1), torch.full_like(d, torch.nan), d)
     n = x.shape[-1]
