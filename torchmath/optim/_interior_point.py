@@ -389,6 +389,17 @@ def _augmented_interior_point(P, q, G, h, A, b, *, max_iter, sc, reg):
     return (*_finish(x, y, z, s, tau, status, objective, _dot(s, z), iterations), None)
 
 
+def _reduced_direction(step, dl1, rhs_t, d_comp, d_rho):
+    """The reduced path's Newton direction ``[drho|dy|dz|dtau|ds|dkappa]`` from the solve
+    ``dl1`` for the right side, the tau row's right side ``rhs_t`` and ``d_comp``, the
+    right side of the complementarity rows ``s dz + z ds``, ``kappa dtau + tau dkappa``."""
+    dl2, g, denom, sk, zt, cone_at = step
+    dtau = (rhs_t - (g * dl1).sum(-1, keepdim=True)) / denom
+    dlt = torch.cat([d_rho, torch.addcmul(dl1, dtau, dl2), dtau], -1)
+    d_sk = (d_comp - sk * dlt[:, cone_at:]) / zt
+    return torch.cat([dlt, d_sk], -1)
+
+
 def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     """The same iteration with ``x`` eliminated, for a well-conditioned positive definite
     ``P = L L^\\top`` (most QP layers): everything runs on the constraints' side.
@@ -526,16 +537,9 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         denom = dot(g, dl2) - (dot(lt, S0lt) / tau + kappa) / tau
         rho_cu = -rho * dot(g - hb, shift)  # rho ctau' P^{-1} rx0
 
-        def direction(dl1, rhs_t, d_comp, d_rho):
-            """[drho|dy|dz|dtau|ds|dkappa]; ``d_comp`` the right side of the
-            complementarity rows ``s dz + z ds``, ``kappa dtau + tau dkappa``."""
-            dtau = (rhs_t - dot(g, dl1)) / denom
-            dlt = torch.cat([d_rho, torch.addcmul(dl1, dtau, dl2), dtau], -1)
-            d_sk = (d_comp - sk * dlt[:, cone_at:]) / zt
-            return torch.cat([dlt, d_sk], -1)
-
         # Predictor (affine scaling), then Mehrotra's centering and second-order corrector.
-        da = direction(dl1, kappa - rt + rho_cu, -comp, rho)
+        step = (dl2, g, denom, sk, zt, cone_at)
+        da = _reduced_direction(step, dl1, kappa - rt + rho_cu, -comp, rho)
         alpha_a = _max_step(cone, da[:, cone_at:]).unsqueeze(-1)
         cone_a = torch.addcmul(cone, alpha_a, da[:, cone_at:])
         mu_a = dot(cone_a[:, :pair], cone_a[:, pair:]) / pair
@@ -547,8 +551,8 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         r_corr = eta * (rc - rho * e0)
         r_corr = r_corr + (F.pad(d_comp_z[:, :m], (k, 0)) if k else d_comp_z[:, :m])
         dl1 = solve(r_corr.unsqueeze(-1)).squeeze(-1)
-        d = direction(dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
-                      d_comp, -eta * rho)
+        d = _reduced_direction(step, dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
+                               d_comp, -eta * rho)
         alpha = (0.99 * _max_step(cone, d[:, cone_at:])).clamp(max=1.0)
         alpha = torch.nan_to_num(torch.where(running, alpha, 0.0), nan=0.0)
         v = torch.addcmul(v, alpha.unsqueeze(-1), torch.nan_to_num(d))
