@@ -185,10 +185,13 @@ class _KKT:
         return d[:, :n], d[:, n:n + k], d[:, n + k:]
 
 
-def _max_step(v: Tensor, dv: Tensor) -> Tensor:
-    """Largest alpha in (0, 1] with ``v + alpha dv >= 0`` (v > 0), per batch row."""
+_STEP = 0.99  # fraction of the way to the cone's boundary
+
+
+def _max_step(v: Tensor, dv: Tensor, limit: float = 1.0) -> Tensor:
+    """Largest alpha in (0, limit] with ``v + alpha dv >= 0`` (v > 0), per batch row."""
     ratio = torch.where(dv < 0, -v / dv, torch.full_like(v, torch.inf))
-    return ratio.amin(-1).clamp(max=1.0)
+    return ratio.amin(-1).clamp(max=limit)
 
 
 def _direction(it_state, d_x, d_y, d_z, d_t, d_s, d_k, first=None):
@@ -209,11 +212,11 @@ def _direction(it_state, d_x, d_y, d_z, d_t, d_s, d_k, first=None):
     return dx, dy, dz, ds, dtau, dkappa
 
 
-def _step_length(s, z, tau, kappa, ds, dz, dtau, dkappa):
+def _step_length(s, z, tau, kappa, ds, dz, dtau, dkappa, limit=1.0):
     """Largest step in (0, 1] keeping ``s, z, tau, kappa`` non-negative."""
     v = torch.cat([s, z, tau.unsqueeze(-1), kappa.unsqueeze(-1)], -1)
     dv = torch.cat([ds, dz, dtau.unsqueeze(-1), dkappa.unsqueeze(-1)], -1)
-    return _max_step(v, dv)
+    return _max_step(v, dv, limit)
 
 
 def _into_interior(s: Tensor, z: Tensor) -> None:
@@ -372,7 +375,8 @@ def _augmented_interior_point(P, q, G, h, A, b, *, max_iter, sc, reg):
         dx, dy, dz, ds, dtau, dkappa = _direction(
             it_state, -eta * rx, -eta * ry, -eta * rz, -eta.squeeze(-1) * rt,
             -s * z + smu - dsa * dza, -tau * kappa + smu.squeeze(-1) - dta * dka)
-        alpha = (0.99 * _step_length(s, z, tau, kappa, ds, dz, dtau, dkappa)).clamp(max=1.0)
+        alpha = (_STEP * _step_length(s, z, tau, kappa, ds, dz, dtau, dkappa, torch.inf)).clamp(
+            max=1.0)
         alpha = torch.where(running, alpha, torch.zeros_like(alpha))
         alpha = torch.nan_to_num(alpha, nan=0.0)
         a1 = alpha.unsqueeze(-1)
@@ -425,8 +429,10 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     ``s z`` and ``tau kappa``, and ``ds`` and ``dkappa``, are one vector operation each),
     per-problem scalars are ``(B, 1)`` columns, and the infeasibility and unboundedness
     tests run only while some problem has ``tau < kappa`` or a non-finite residual (both
-    need it). Per iteration: one Cholesky of the small Schur complement, two solves, one
-    product and about 150 element-wise calls.
+    need it). The factorizations and solves cost per problem: finished problems leave
+    the loop's tensors once a quarter of them is done (their rows are written back).
+    Per iteration: one Cholesky of the small Schur complement, two solves, one product
+    and about 190 element-wise calls.
     """
     B, n = q.shape
     m, k = G.shape[-2], A.shape[-2]
@@ -436,22 +442,15 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     X = torch.cholesky_solve(torch.cat([C.mT, q.unsqueeze(-1)], -1), L)
     PinvCt, Pq = X[..., :p], X[..., p]
     S0 = torch.bmm(C, PinvCt)
-    M1 = torch.cat([S0, PinvCt], -2)  # one product gives S0 lt and P^-1 C' lt
     c0 = _mtv(PinvCt, q)  # C P^{-1} q
     cc = c0 + hb
-    S = torch.empty_like(S0)
-    S_diag = S.diagonal(dim1=-2, dim2=-1)
-    LS = torch.empty_like(S0)
-    info = torch.empty(B, dtype=torch.int32, device=q.device)
 
-    def factor(w: Tensor) -> None:
-        S.copy_(S0)
-        if k:
-            S_diag[:, :k] += reg
-        S_diag[:, k:] += w
-        torch.linalg.cholesky_ex(S, out=(LS, info))
+    def factor(S0: Tensor, w: Tensor) -> Tensor:
+        """Cholesky factor of S0 + D for the diagonal ``w`` of the inequality rows."""
+        return torch.linalg.cholesky_ex(S0 + torch.diag_embed(
+            F.pad(w, (k, 0), value=reg) if k else w)).L
 
-    def solve(r: Tensor) -> Tensor:
+    def solve(LS: Tensor, r: Tensor) -> Tensor:
         """(S0 + D)^{-1} r for ``r`` of shape (B, p, cols); one refinement step removes
         the regularization of the equality block."""
         d = torch.cholesky_solve(r, LS)
@@ -461,20 +460,22 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
 
     # Start (as on the augmented path): the KKT solution with W = I, then s = -z and z
     # shifted into the interior; the shift of z is Delta lambda.
-    factor(q.new_ones(B, m))
-    lam = -solve(cc.unsqueeze(-1)).squeeze(-1)
+    lam = -solve(factor(S0, q.new_ones(B, m)), cc.unsqueeze(-1)).squeeze(-1)
     ones = q.new_ones(B, 1)
     v = torch.cat([ones, lam, ones, -lam[:, k:], ones], -1)  # [rho|y|z|tau|s|kappa]
     _into_interior(v[:, 2 + p:2 + p + m], v[:, 1 + k:1 + p])
     shift = v[:, 1:1 + p] - lam  # Delta lambda
-    e0 = _mv(S0, shift)
     rx0 = _mv(C.mT, shift)
-    rx0_norm = _inf_norm(rx0).unsqueeze(-1)
     status = torch.full((B,), -1, dtype=torch.int64, device=q.device)
     iterations = torch.zeros(B, dtype=torch.int64, device=q.device)
-    neg_cc = -cc
+    # The running problems' data (rows leave together when problems finish).
+    d = dict(M1=torch.cat([S0, PinvCt], -2),  # one product gives S0 lt and P^-1 C' lt
+             S0=S0, Pq=Pq, c0=c0, cc=cc, neg_cc=-cc, hb=hb, shift=shift, e0=_mv(S0, shift),
+             rx0=rx0, rx0_norm=_inf_norm(rx0).unsqueeze(-1), Ct=C.mT, q=q,
+             bh=sc.bh.unsqueeze(-1), qn=sc.q.unsqueeze(-1))
+    rows = torch.arange(B, device=q.device)  # the loop's rows in the batch
+    v_all, status_all, iterations_all = (torch.empty_like(t) for t in (v, status, iterations))
     tol = sc.tol
-    bh, qn = sc.bh.unsqueeze(-1), sc.q.unsqueeze(-1)
     dot = lambda u, w: (u * w).sum(-1, keepdim=True)
     cone_at = 1 + k  # v[:, cone_at:] = [z | tau | s | kappa]
     pair = m + 1  # cone[:, :pair] = [z | tau], cone[:, pair:] = [s | kappa]
@@ -483,16 +484,16 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         rho, lam, tau, kappa = v[:, :1], v[:, 1:1 + p], v[:, 1 + p:2 + p], v[:, -1:]
         cone = v[:, cone_at:]
         zt, sk = cone[:, :pair], cone[:, pair:]  # [z | tau], [s | kappa]
-        lt = lam - rho * shift  # x = -P^{-1}(q tau + C' lt)
-        prod = _mv(M1, lt)
+        lt = lam - rho * d["shift"]  # x = -P^{-1}(q tau + C' lt)
+        prod = _mv(d["M1"], lt)
         S0lt = prod[:, :p]
-        x = -torch.addcmul(prod[:, p:], Pq, tau)
-        u = torch.addcmul(S0lt, c0, tau)  # -C x
-        Cx_hb = -torch.addcmul(u, hb, tau)  # C x - hb tau
-        rc = Cx_hb + F.pad(sk[:, :m], (k, 0)) if k else Cx_hb + sk[:, :m]  # (Ax-b tau; Gx+s-h tau)
-        qx = dot(q, x)
+        x = -torch.addcmul(prod[:, p:], d["Pq"], tau)
+        u = torch.addcmul(S0lt, d["c0"], tau)  # -C x
+        Cx_hb = -torch.addcmul(u, d["hb"], tau)  # C x - hb tau
+        rc = Cx_hb + (F.pad(sk[:, :m], (k, 0)) if k else sk[:, :m])  # (Ax-b tau; Gx+s-h tau)
+        qx = dot(d["q"], x)
         xPx = dot(lt, u) - tau * qx  # x'Px = -(q tau + C' lt)'x
-        hbl = dot(hb, lam)
+        hbl = dot(d["hb"], lam)
         rt = kappa + qx + hbl + xPx / tau
         comp = zt * sk  # [s z | tau kappa]
         sz_tk = comp.sum(-1, keepdim=True)
@@ -503,39 +504,41 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         # rho |rx0|, and the gap |pobj - dobj| = |rt - kappa| / tau and s'z / tau^2.
         pobj2 = 0.5 * xPx + qx * tau
         dobj2 = -0.5 * xPx - hbl * tau
+        rx_norm = rho * d["rx0_norm"]
         optimal = (
-            (_inf_norm(rc).unsqueeze(-1) <= tol * (tau + torch.maximum(bh * tau, _inf_norm(
-                x).unsqueeze(-1))))
-            & (rho * rx0_norm <= tol * (tau + torch.maximum(qn * tau, _inf_norm(
+            (_inf_norm(rc).unsqueeze(-1) <= tol * (tau + torch.maximum(
+                d["bh"] * tau, _inf_norm(x).unsqueeze(-1))))
+            & (rx_norm <= tol * (tau + torch.maximum(d["qn"] * tau, _inf_norm(
                 lam).unsqueeze(-1))))
             & (torch.maximum((rt - kappa).abs() * tau, sz) <= tol * (tau * tau + torch.minimum(
                 pobj2.abs(), dobj2.abs())))).squeeze(-1)
         if bool(((tau < kappa) | ~torch.isfinite(rt)).any()):
-            Ctl = _mv(C.mT, lam)
-            Px = rho * rx0 - q * tau - Ctl
-            t0 = tau.squeeze(-1)
+            Ctl = _mv(d["Ct"], lam)
+            Px = rho * d["rx0"] - d["q"] * tau - Ctl
             status = _classify(
-                status, sc, tau=t0, kappa=kappa.squeeze(-1), x=x, lam_norm=_inf_norm(lam),
-                pres=_inf_norm(rc), dres=(rho * rx0_norm).squeeze(-1),
-                xPx=xPx.squeeze(-1), qx=qx.squeeze(-1), hbl=hbl.squeeze(-1),
-                sz=sz.squeeze(-1), Ctl_norm=_inf_norm(Ctl),
-                unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + hb * tau)))
+                status, _Scales(tol, sc.tol_inf, d["qn"].squeeze(-1), d["bh"].squeeze(-1)),
+                tau=tau.squeeze(-1), kappa=kappa.squeeze(-1), x=x, lam_norm=_inf_norm(lam),
+                pres=_inf_norm(rc), dres=rx_norm.squeeze(-1), xPx=xPx.squeeze(-1),
+                qx=qx.squeeze(-1), hbl=hbl.squeeze(-1), sz=sz.squeeze(-1),
+                Ctl_norm=_inf_norm(Ctl),
+                unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + d["hb"] * tau)))
         else:
             status = torch.where(optimal & (status < 0), int(SolverStatus.OPTIMAL), status)
         running = status < 0
-        if it == max_iter or not bool(running.any()):
+        n_running = int(running.sum())
+        if it == max_iter or n_running == 0:
             break
         iterations += running
 
         # (S0 + D) dlam = -d_c - eta rho e0 - cc dtau, solved for the tau column and the
         # predictor together; the tau row: g' dlam - (lt' S0 lt / tau^2 + kappa / tau)
         # dtau = d_t - d_k / tau + eta rho ctau' P^{-1} rx0.
-        factor(sk[:, :m] / zt[:, :m])
-        both = solve(torch.stack([neg_cc, Cx_hb - rho * e0], -1))
+        LS = factor(d["S0"], sk[:, :m] / zt[:, :m])
+        both = solve(LS, torch.stack([d["neg_cc"], Cx_hb - rho * d["e0"]], -1))
         dl2, dl1 = both[..., 0], both[..., 1]
-        g = torch.addcdiv(cc, S0lt, tau, value=2)
+        g = torch.addcdiv(d["cc"], S0lt, tau, value=2)
         denom = dot(g, dl2) - (dot(lt, S0lt) / tau + kappa) / tau
-        rho_cu = -rho * dot(g - hb, shift)  # rho ctau' P^{-1} rx0
+        rho_cu = -rho * dot(g - d["hb"], d["shift"])  # rho ctau' P^{-1} rx0
 
         # Predictor (affine scaling), then Mehrotra's centering and second-order corrector.
         step = (dl2, g, denom, sk, zt, cone_at)
@@ -547,23 +550,33 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         eta = 1 - sigma
         d_a = da[:, cone_at:]
         d_comp = sigma * mu - comp - d_a[:, :pair] * d_a[:, pair:]
-        d_comp_z = d_comp / zt
-        r_corr = eta * (rc - rho * e0)
-        r_corr = r_corr + (F.pad(d_comp_z[:, :m], (k, 0)) if k else d_comp_z[:, :m])
-        dl1 = solve(r_corr.unsqueeze(-1)).squeeze(-1)
-        d = _reduced_direction(step, dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
-                               d_comp, -eta * rho)
-        alpha = (0.99 * _max_step(cone, d[:, cone_at:])).clamp(max=1.0)
+        d_comp_z = d_comp[:, :m] / zt[:, :m]
+        r_corr = eta * (rc - rho * d["e0"]) + (F.pad(d_comp_z, (k, 0)) if k else d_comp_z)
+        dl1 = solve(LS, r_corr.unsqueeze(-1)).squeeze(-1)
+        dv = _reduced_direction(step, dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
+                                d_comp, -eta * rho)
+        alpha = (_STEP * _max_step(cone, dv[:, cone_at:], torch.inf)).clamp(max=1.0)
         alpha = torch.nan_to_num(torch.where(running, alpha, 0.0), nan=0.0)
-        v = torch.addcmul(v, alpha.unsqueeze(-1), torch.nan_to_num(d))
+        v = torch.addcmul(v, alpha.unsqueeze(-1), torch.nan_to_num(dv))
+        if n_running <= 3 * len(rows) // 4:
+            # Write the loop's rows back, then keep only the running ones.
+            for full, part in ((v_all, v), (status_all, status), (iterations_all, iterations)):
+                full.index_copy_(0, rows, part)
+            keep = running.nonzero().squeeze(-1)
+            rows = rows[keep]
+            d = {key: t[keep] for key, t in d.items()}
+            v, status, iterations = v[keep], status[keep], iterations[keep]
 
+    for full, part in ((v_all, v), (status_all, status), (iterations_all, iterations)):
+        full.index_copy_(0, rows, part)
+    v = v_all
     rho, lam, tau, s = v[:, :1], v[:, 1:1 + p], v[:, 1 + p], v[:, 2 + p:2 + p + m]
     lt = lam - rho * shift
     xf = -(Pq + _mv(PinvCt, lt) / tau.unsqueeze(-1))
     # 0.5 x'Px + q'x with P x = -(q + C' lt / tau)
     objective = _dot(xf, 0.5 * q - 0.5 * _mv(C.mT, lt) / tau.unsqueeze(-1))
-    out = _finish(xf * tau.unsqueeze(-1), lam[:, :k], lam[:, k:], s, tau, status, objective,
-                  _dot(s, lam[:, k:]), iterations)
+    out = _finish(xf * tau.unsqueeze(-1), lam[:, :k], lam[:, k:], s, tau, status_all,
+                  objective, _dot(s, lam[:, k:]), iterations_all)
     return (*out, (L, PinvCt, S0))
 
 
