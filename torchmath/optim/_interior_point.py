@@ -186,6 +186,7 @@ class _KKT:
 
 
 _STEP = 0.99  # fraction of the way to the cone's boundary
+_FALLBACK = 5  # the reduced path's status for "solve again on the augmented path"
 
 
 def _max_step(v: Tensor, dv: Tensor, limit: float = 1.0) -> Tensor:
@@ -287,8 +288,21 @@ def interior_point(P: Tensor | None, q: Tensor, G: Tensor, h: Tensor, A: Tensor,
         diag = L.diagonal(dim1=-2, dim2=-1)
         limit = 1e4 if dtype == torch.float64 else 1e2  # on sqrt(cond(P))
         if bool((info == 0).all() & (diag.amax(-1) <= limit * diag.amin(-1)).all()):
-            return _reduced_interior_point(L, q, G, h, A, b, max_iter=max_iter, sc=sc,
-                                           reg=reg)
+            out = _reduced_interior_point(L, q, G, h, A, b, max_iter=max_iter, sc=sc,
+                                          reg=reg)
+            redo = (out[4] == _FALLBACK).nonzero().squeeze(-1)
+            if len(redo):
+                # Where the Schur complement broke down (linearly dependent constraints
+                # active together, e.g. at an infeasibility certificate), solve again on
+                # the augmented path; the iterations of both runs count.
+                sub_sc = _Scales(tol, tol_inf, sc.q[redo], sc.bh[redo])
+                sub = _augmented_interior_point(
+                    P[redo], q[redo], G[redo], h[redo], A[redo], b[redo],
+                    max_iter=max_iter, sc=sub_sc, reg=reg)
+                out = [t.index_put((redo,), s + (t[redo] if i == 7 else 0))
+                       for i, (t, s) in enumerate(zip(out[:8], sub[:8], strict=True))] \
+                    + [out[8]]
+            return tuple(out)
     return _augmented_interior_point(P, q, G, h, A, b, max_iter=max_iter, sc=sc, reg=reg)
 
 
@@ -448,7 +462,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     def factor(S0: Tensor, w: Tensor) -> Tensor:
         """Cholesky factor of S0 + D for the diagonal ``w`` of the inequality rows."""
         return torch.linalg.cholesky_ex(S0 + torch.diag_embed(
-            F.pad(w, (k, 0), value=reg) if k else w)).L
+            F.pad(w, (k, 0), value=reg) if k else w))
 
     def solve(LS: Tensor, r: Tensor) -> Tensor:
         """(S0 + D)^{-1} r for ``r`` of shape (B, p, cols); one refinement step removes
@@ -460,7 +474,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
 
     # Start (as on the augmented path): the KKT solution with W = I, then s = -z and z
     # shifted into the interior; the shift of z is Delta lambda.
-    lam = -solve(factor(S0, q.new_ones(B, m)), cc.unsqueeze(-1)).squeeze(-1)
+    lam = -solve(factor(S0, q.new_ones(B, m)).L, cc.unsqueeze(-1)).squeeze(-1)
     ones = q.new_ones(B, 1)
     v = torch.cat([ones, lam, ones, -lam[:, k:], ones], -1)  # [rho|y|z|tau|s|kappa]
     _into_interior(v[:, 2 + p:2 + p + m], v[:, 1 + k:1 + p])
@@ -533,7 +547,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         # (S0 + D) dlam = -d_c - eta rho e0 - cc dtau, solved for the tau column and the
         # predictor together; the tau row: g' dlam - (lt' S0 lt / tau^2 + kappa / tau)
         # dtau = d_t - d_k / tau + eta rho ctau' P^{-1} rx0.
-        LS = factor(d["S0"], sk[:, :m] / zt[:, :m])
+        LS, info = factor(d["S0"], sk[:, :m] / zt[:, :m])
         both = solve(LS, torch.stack([d["neg_cc"], Cx_hb - rho * d["e0"]], -1))
         dl2, dl1 = both[..., 0], both[..., 1]
         g = torch.addcdiv(d["cc"], S0lt, tau, value=2)
@@ -556,7 +570,11 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         dv = _reduced_direction(step, dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
                                 d_comp, -eta * rho)
         alpha = (_STEP * _max_step(cone, dv[:, cone_at:], torch.inf)).clamp(max=1.0)
-        alpha = torch.nan_to_num(torch.where(running, alpha, 0.0), nan=0.0)
+        # A failed factorization or a non-finite step hands the problem to the augmented
+        # path (interior_point); it stops here.
+        broken = (info != 0) | ~torch.isfinite(alpha)
+        status = torch.where(broken & running, _FALLBACK, status)
+        alpha = torch.where(running & ~broken, alpha, 0.0)
         v = torch.addcmul(v, alpha.unsqueeze(-1), torch.nan_to_num(dv))
         if n_running <= 3 * len(rows) // 4:
             # Write the loop's rows back, then keep only the running ones.
