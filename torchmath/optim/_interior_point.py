@@ -271,20 +271,21 @@ def _classify(status: Tensor, sc: _Scales, *, tau: Tensor, kappa: Tensor, x: Ten
 
 @torch.no_grad()
 def interior_point(P: Tensor | None, q: Tensor, G: Tensor, h: Tensor, A: Tensor, b: Tensor,
-                   *, max_iter: int, tol: float | None) -> tuple:
+                   *, max_iter: int, tol: float | None, chol: Tensor | None = None) -> tuple:
     """The batched homogeneous self-dual interior-point method on flattened inputs.
 
     Shapes: ``P (B, n, n)`` or None, ``q (B, n)``, ``G (B, m, n)``, ``h (B, m)``,
     ``A (B, k, n)``, ``b (B, k)``. Returns ``x, y, z, s, status, objective, gap,
     iterations`` (see :class:`ConvexResult`) and the factors the backward pass can reuse
-    (``None`` for the augmented path).
+    (``None`` for the augmented path). ``chol``: the caller's Cholesky factor of ``P``
+    (it checked convexity with it), saving a factorization.
     """
     dtype = q.dtype
     default_tol, tol_inf, reg = _defaults(dtype)
     tol = default_tol if tol is None else tol
     sc = _Scales(tol, tol_inf, _inf_norm(q), torch.maximum(_inf_norm(b), _inf_norm(h)))
     if P is not None:
-        L, info = torch.linalg.cholesky_ex(P)
+        L, info = torch.linalg.cholesky_ex(P) if chol is None else (chol, P.new_zeros(()))
         diag = L.diagonal(dim1=-2, dim2=-1)
         limit = 1e4 if dtype == torch.float64 else 1e2  # on sqrt(cond(P))
         if bool((info == 0).all() & (diag.amax(-1) <= limit * diag.amin(-1)).all()):
@@ -618,12 +619,12 @@ class _KKTSolution(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(P, q, G, h, A, b, max_iter, tol):
-        return interior_point(P, q, G, h, A, b, max_iter=max_iter, tol=tol)
+    def forward(P, q, G, h, A, b, max_iter, tol, chol):
+        return interior_point(P, q, G, h, A, b, max_iter=max_iter, tol=tol, chol=chol)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        P, q, G, h, A, b, _, _ = inputs
+        P, q, G, h, A, b, *_ = inputs
         x, y, z, s, status, objective, gap, iterations, factors = output
         ctx.has_P = P is not None
         ctx.factors = factors
@@ -651,7 +652,7 @@ class _KKTSolution(torch.autograd.Function):
         grad_P = 0.5 * (outer(dx, x) + outer(x, dx)) if ctx.has_P else None
         grad_G = outer(zdl, x) + outer(z, dx)
         grad_A = outer(dn, x) + outer(y, dx)
-        return grad_P, dx, grad_G, -zdl, grad_A, -dn, None, None
+        return grad_P, dx, grad_G, -zdl, grad_A, -dn, None, None, None
 
 
 def _dense_adjoint(P, G, A, bad, x, z, s, gx, gy, gz):
@@ -760,9 +761,11 @@ def prepare(fn: str, P: Tensor | None, q: Tensor, q_name: str, G: Tensor | None,
     return Pf, qf, Gf, hf, Af, bf, batch
 
 
-def solve(Pf, qf, Gf, hf, Af, bf, batch, *, max_iter: int, tol: float | None) -> ConvexResult:
+def solve(Pf, qf, Gf, hf, Af, bf, batch, *, max_iter: int, tol: float | None,
+          chol: Tensor | None = None) -> ConvexResult:
     """Run the differentiable solver on flattened inputs; unflatten the result."""
-    out = _KKTSolution.apply(Pf, qf, Gf, hf, Af, bf, max_iter, tol)
+    out = _KKTSolution.apply(Pf, qf, Gf, hf, Af, bf, max_iter, tol,
+                             None if chol is None else chol.detach())
     x, y, z, s, status, objective, gap, iterations, _ = out
     shape = tuple(batch)
     return ConvexResult(x.reshape(*shape, -1), status.reshape(shape),

@@ -15,14 +15,15 @@ __all__ = ["QPLayer", "solve_qp"]
 _TOL_FLOAT64 = 1e-11
 
 
-def _check_convex(fn: str, Q: Tensor) -> None:
+def _check_convex(fn: str, Q: Tensor) -> Tensor | None:
     """``Q`` (already symmetrized) must be positive semidefinite: a convex program.
 
-    A Cholesky attempt clears positive definite matrices cheaply; eigenvalues are only
-    computed for the rest (semidefinite or indefinite)."""
-    _, info = torch.linalg.cholesky_ex(Q.detach())
+    A Cholesky attempt clears positive definite matrices cheaply (the factor is returned
+    for the solver when it succeeds everywhere); eigenvalues are only computed for the
+    rest (semidefinite or indefinite)."""
+    L, info = torch.linalg.cholesky_ex(Q.detach())
     if not bool((info != 0).any()):
-        return
+        return L
     eig = torch.linalg.eigvalsh(Q.detach()[info != 0])
     scale = eig.abs().amax(-1).clamp_min(1.0)
     tol = 1e3 * torch.finfo(Q.dtype).eps * Q.shape[-1] * scale
@@ -31,6 +32,7 @@ def _check_convex(fn: str, Q: Tensor) -> None:
         smallest = float(eig[..., 0].min())
         raise fail(fn, "Q", "to be positive semidefinite (a convex QP); a non-convex QP is "
                    "not solved", f"a matrix with smallest eigenvalue {smallest:.3g}")
+    return None
 
 
 def solve_qp(Q: Tensor, p: Tensor, G: Tensor | None = None, h: Tensor | None = None,
@@ -107,9 +109,8 @@ def solve_qp(Q: Tensor, p: Tensor, G: Tensor | None = None, h: Tensor | None = N
     flat = prepare(fn, Q, p, "p", G, h, A, b, P_name="Q")
     if tol is None and flat[1].dtype == torch.float64:
         tol = _TOL_FLOAT64
-    if validating() and flat[0].numel():
-        _check_convex(fn, flat[0])
-    return solve(*flat, max_iter=max_iter, tol=tol)
+    chol = _check_convex(fn, flat[0]) if validating() and flat[0].numel() else None
+    return solve(*flat, max_iter=max_iter, tol=tol, chol=chol)
 
 
 class QPLayer(nn.Module):
