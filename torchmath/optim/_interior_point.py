@@ -91,8 +91,10 @@ def _dot(u: Tensor, v: Tensor) -> Tensor:
     return (u * v).sum(-1)
 
 
-def _inf_norm(v: Tensor) -> Tensor:
-    return v.abs().amax(-1) if v.shape[-1] else v.new_zeros(v.shape[:-1])
+def _inf_norm(v: Tensor, keepdim: bool = False) -> Tensor:
+    if v.shape[-1]:
+        return v.abs().amax(-1, keepdim=keepdim)
+    return v.new_zeros(v.shape[:-1] + ((1,) if keepdim else ()))
 
 
 def _defaults(dtype: torch.dtype) -> tuple[float, float, float]:
@@ -238,34 +240,39 @@ class _Scales(NamedTuple):
     bh: Tensor  # max(|b|, |h|)
 
 
-def _classify(status: Tensor, sc: _Scales, *, tau: Tensor, kappa: Tensor, x: Tensor,
-              lam_norm: Tensor, pres: Tensor, dres: Tensor | None, xPx: Tensor, qx: Tensor,
-              hbl: Tensor, sz: Tensor, Ctl_norm: Tensor, unb_norm: Tensor) -> Tensor:
-    """Classify every running element: optimal, infeasible, unbounded, broken.
+def _optimal(tol: float, *, tau, kappa, rt, pres, dres, x_norm, lam_norm, xPx, qx, hbl, sz,
+             bh, qn) -> Tensor:
+    """Scale-free optimality at an unscaled iterate, each test multiplied through by
+    ``tau`` or ``tau^2``: the primal residual ``pres / tau <= tol (1 + max(|b|, |h|,
+    |x / tau|))``, the dual residual ``dres / tau <= tol (1 + max(|q|, |(y, z) / tau|))``
+    and the gap ``max(|pobj - dobj|, s'z / tau^2) <= tol (1 + min(|pobj|, |dobj|))``,
+    where ``pobj - dobj = (rt - kappa) / tau``. Every argument has the same shape."""
+    pobj2 = 0.5 * xPx + qx * tau  # tau^2 pobj
+    dobj2 = -0.5 * xPx - hbl * tau  # tau^2 dobj
+    return ((pres <= tol * (tau + torch.maximum(bh * tau, x_norm)))
+            & (dres <= tol * (tau + torch.maximum(qn * tau, lam_norm)))
+            & (torch.maximum((rt - kappa).abs() * tau, sz)
+               <= tol * (tau * tau + torch.minimum(pobj2.abs(), dobj2.abs()))))
 
-    ``pres``/``dres`` are the inf-norms of the primal (``Ax - b tau``, ``Gx + s - h tau``)
-    and dual (``Px + A'y + G'z + q tau``) residuals, ``lam_norm`` that of ``(y, z)``,
-    ``hbl = b'y + h'z``, ``Ctl_norm = |A'y + G'z|``, ``unb_norm = max(|Px|, |Ax|,
-    |Gx + s|)``; all at the unscaled iterate (scale-free tests divide by ``tau``)."""
-    tol = sc.tol
-    pobj_quad = 0.5 * xPx / tau ** 2
-    pobj = pobj_quad + qx / tau
-    dobj = -pobj_quad - hbl / tau
-    gap = torch.maximum((pobj - dobj).abs(), sz / tau ** 2)
-    optimal = ((pres <= tol * (tau + torch.maximum(sc.bh * tau, _inf_norm(x))))
-               & (gap <= tol * (1 + torch.minimum(pobj.abs(), dobj.abs()))))
-    if dres is not None:
-        optimal &= dres <= tol * (tau + torch.maximum(sc.q * tau, lam_norm))
-    cert_p = -hbl
-    infeasible = (cert_p > 0) & (Ctl_norm <= sc.tol_inf * cert_p) & (tau < kappa)
-    cert_d = -qx
-    unbounded = (cert_d > 0) & (tau < kappa) & (unb_norm <= sc.tol_inf * cert_d)
-    broken = ~torch.isfinite(x).all(-1) | ~torch.isfinite(tau)
+
+def _status(status: Tensor, optimal: Tensor, tol_inf: float | None = None, *, tau=None,
+            kappa=None, x=None, hbl=None, qx=None, Ctl_norm=None, unb_norm=None) -> Tensor:
+    """The running elements' new status codes: optimal, else (with ``tol_inf``) a
+    certificate of infeasibility (``-hbl > 0`` with ``|A'y + G'z| = Ctl_norm`` below
+    ``tol_inf`` times it) or unboundedness (``-q'x > 0`` with ``unb_norm = max(|Px|,
+    |Ax|, |Gx + s|)`` below ``tol_inf`` times it), both only once ``tau < kappa``, or a
+    non-finite iterate. Shapes ``(B,)``."""
     code = torch.where(optimal, int(SolverStatus.OPTIMAL), -1)
-    for c, mask in ((SolverStatus.NUMERICAL_ERROR, broken),
-                    (SolverStatus.UNBOUNDED, unbounded),
-                    (SolverStatus.INFEASIBLE, infeasible)):  # reversed priority
-        code = torch.where(mask & ~optimal, int(c), code)
+    if tol_inf is not None:
+        cert_p, cert_d = -hbl, -qx
+        certified = (tau < kappa) & ~optimal
+        for c, mask in ((SolverStatus.NUMERICAL_ERROR,
+                         ~optimal & (~torch.isfinite(x).all(-1) | ~torch.isfinite(tau))),
+                        (SolverStatus.UNBOUNDED,
+                         certified & (cert_d > 0) & (unb_norm <= tol_inf * cert_d)),
+                        (SolverStatus.INFEASIBLE,
+                         certified & (cert_p > 0) & (Ctl_norm <= tol_inf * cert_p))):
+            code = torch.where(mask, int(c), code)  # in reverse priority
     return torch.where(status < 0, code, status)
 
 
@@ -354,11 +361,14 @@ def _augmented_interior_point(P, q, G, h, A, b, *, max_iter, sc, reg):
         rt = kappa + qx + hz_by + xPx / tau
         sz = _dot(s, z)
         mu = (sz + tau * kappa) / (m + 1)
-        status = _classify(
-            status, sc, tau=tau, kappa=kappa, x=x,
-            lam_norm=torch.maximum(_inf_norm(y), _inf_norm(z)),
-            pres=torch.maximum(_inf_norm(ry), _inf_norm(rz)), dres=_inf_norm(rx), xPx=xPx,
-            qx=qx, hbl=hz_by, sz=sz, Ctl_norm=_inf_norm(Aty + Gtz),
+        optimal = _optimal(
+            sc.tol, tau=tau, kappa=kappa, rt=rt,
+            pres=torch.maximum(_inf_norm(ry), _inf_norm(rz)), dres=_inf_norm(rx),
+            x_norm=_inf_norm(x), lam_norm=torch.maximum(_inf_norm(y), _inf_norm(z)),
+            xPx=xPx, qx=qx, hbl=hz_by, sz=sz, bh=sc.bh, qn=sc.q)
+        status = _status(
+            status, optimal, sc.tol_inf, tau=tau, kappa=kappa, x=x, hbl=hz_by, qx=qx,
+            Ctl_norm=_inf_norm(Aty + Gtz),
             unb_norm=torch.maximum(torch.maximum(_inf_norm(Px), _inf_norm(Ax)),
                                    _inf_norm(Gx + s)))
         running = status < 0
@@ -515,30 +525,20 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         mu = sz_tk / pair
         sz = sz_tk - comp[:, -1:]
 
-        # Optimality (scale-free, times tau or tau^2): primal residual, dual residual
-        # rho |rx0|, and the gap |pobj - dobj| = |rt - kappa| / tau and s'z / tau^2.
-        pobj2 = 0.5 * xPx + qx * tau
-        dobj2 = -0.5 * xPx - hbl * tau
-        rx_norm = rho * d["rx0_norm"]
-        optimal = (
-            (_inf_norm(rc).unsqueeze(-1) <= tol * (tau + torch.maximum(
-                d["bh"] * tau, _inf_norm(x).unsqueeze(-1))))
-            & (rx_norm <= tol * (tau + torch.maximum(d["qn"] * tau, _inf_norm(
-                lam).unsqueeze(-1))))
-            & (torch.maximum((rt - kappa).abs() * tau, sz) <= tol * (tau * tau + torch.minimum(
-                pobj2.abs(), dobj2.abs())))).squeeze(-1)
-        if bool(((tau < kappa) | ~torch.isfinite(rt)).any()):
+        optimal = _optimal(
+            tol, tau=tau, kappa=kappa, rt=rt, pres=_inf_norm(rc, keepdim=True),
+            dres=rho * d["rx0_norm"], x_norm=_inf_norm(x, keepdim=True),
+            lam_norm=_inf_norm(lam, keepdim=True), xPx=xPx, qx=qx, hbl=hbl, sz=sz,
+            bh=d["bh"], qn=d["qn"]).squeeze(-1)
+        if bool(((tau < kappa) | ~torch.isfinite(rt)).any()):  # a certificate is possible
             Ctl = _mv(d["Ct"], lam)
             Px = rho * d["rx0"] - d["q"] * tau - Ctl
-            status = _classify(
-                status, _Scales(tol, sc.tol_inf, d["qn"].squeeze(-1), d["bh"].squeeze(-1)),
-                tau=tau.squeeze(-1), kappa=kappa.squeeze(-1), x=x, lam_norm=_inf_norm(lam),
-                pres=_inf_norm(rc), dres=rx_norm.squeeze(-1), xPx=xPx.squeeze(-1),
-                qx=qx.squeeze(-1), hbl=hbl.squeeze(-1), sz=sz.squeeze(-1),
-                Ctl_norm=_inf_norm(Ctl),
+            status = _status(
+                status, optimal, sc.tol_inf, tau=tau.squeeze(-1), kappa=kappa.squeeze(-1),
+                x=x, hbl=hbl.squeeze(-1), qx=qx.squeeze(-1), Ctl_norm=_inf_norm(Ctl),
                 unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + d["hb"] * tau)))
         else:
-            status = torch.where(optimal & (status < 0), int(SolverStatus.OPTIMAL), status)
+            status = _status(status, optimal)
         running = status < 0
         n_running = int(running.sum())
         if it == max_iter or n_running == 0:
