@@ -229,3 +229,118 @@ def test_mixed_float32_float64_promotes_as_torch_does():
     assert res.x.dtype == torch.float64
     # by hand: x1 = x2 = 1/2 on the constraint x1 + x2 = 1
     assert_close(res.x, torch.tensor([0.5, 0.5], dtype=torch.float64), atol=1e-8, rtol=0)
+
+
+def _paths(Q, p, G, h, A, b, tol=1e-11):
+    """Both interior-point paths on the same flattened batch (the reduced path needs a
+    well-conditioned positive definite Q)."""
+    from torchmath.optim import _interior_point as ip
+    _, tol_inf, reg = ip._defaults(Q.dtype)
+    sc = ip._Scales(tol, tol_inf, ip._inf_norm(p), torch.maximum(ip._inf_norm(b),
+                                                                 ip._inf_norm(h)))
+    kw = dict(max_iter=100, sc=sc, reg=reg)
+    reduced = ip._reduced_interior_point(torch.linalg.cholesky(Q), p, G, h, A, b, **kw)
+    augmented = ip._augmented_interior_point(Q, p, G, h, A, b, **kw)
+    return reduced, augmented
+
+
+@pytest.mark.parametrize("m,k", [(8, 0), (0, 3), (8, 3)], ids=["ineq", "eq", "mixed"])
+def test_reduced_and_augmented_paths_agree(rng, m, k):
+    # The x-eliminated iteration equals the augmented one in exact arithmetic.
+    problems = [random_qp(rng, 10, m, k) for _ in range(12)]
+    Q, p, G, h, A, b = (stack(problems, i) for i in range(6))
+    reduced, augmented = _paths(Q, p, G, h, A, b)
+    assert (reduced[4] == SolverStatus.OPTIMAL).all() and (augmented[4] == 0).all()
+    for r, a in zip(reduced[:4], augmented[:4], strict=True):  # x, y, z, s
+        assert_close(r, a, rtol=0, atol=1e-8)
+    assert_close(reduced[5], augmented[5], rtol=1e-9, atol=1e-9)  # objective
+
+
+def test_batch_matches_polished_osqp_at_the_benchmark_accuracy(rng):
+    # A batch like the benchmark's (x = 0 strictly feasible), whose problems finish after
+    # different numbers of iterations (so finished ones leave the loop's tensors).
+    B, n, m = 40, 12, 8
+    L = rng.standard_normal((B, n, n))
+    Q = L @ L.transpose(0, 2, 1) / n + 0.1 * np.eye(n)
+    p, G, h = rng.standard_normal((B, n)), rng.standard_normal((B, m, n)), rng.random((B, m)) + 0.1
+    res = solve_qp(*(torch.tensor(t) for t in (Q, p, G, h)))
+    assert (res.status == SolverStatus.OPTIMAL).all()
+    assert len(res.iterations.unique()) > 2
+    osqp = pytest.importorskip("osqp")
+    import scipy.sparse as sp
+    for i in range(B):
+        # OSQP with polishing solves the final active set's KKT system exactly.
+        solver = osqp.OSQP()
+        solver.setup(sp.csc_matrix(np.triu(Q[i])), p[i], sp.csc_matrix(G[i]),
+                     np.full(m, -np.inf), h[i], eps_abs=1e-10, eps_rel=1e-10, polishing=True,
+                     verbose=False, max_iter=200_000)
+        x_ref = solver.solve(raise_error=True).x
+        assert_close(res.x[i], x_ref, rtol=0, atol=1e-7)
+        f_ref = 0.5 * x_ref @ Q[i] @ x_ref + p[i] @ x_ref
+        assert_close(res.objective[i], f_ref, rtol=1e-9, atol=1e-9)
+
+
+def test_batch_gradients_match_central_differences_of_cvxpy(rng):
+    # Directional derivatives of w'x along a random direction in p and one in h, for
+    # every problem of a batch, against central differences of independent solutions.
+    B, n, m = 6, 5, 6
+    problems = [random_qp(rng, n, m, 0) for _ in range(B)]
+    Q, p, G, h = (stack(problems, i).requires_grad_() for i in range(4))
+    w = torch.tensor(rng.standard_normal((B, n)))
+    x = solve_qp(Q, p, G, h).x
+    grads = torch.autograd.grad((x * w).sum(), (p, h))
+    eps = 1e-6
+    for idx, grad in ((1, grads[0]), (3, grads[1])):
+        for i, prob in enumerate(problems):
+            v = rng.standard_normal(prob[idx].shape)
+            xs = [cvxpy_solve(*[a + t * v if j == idx else a for j, a in enumerate(prob)])[0]
+                  for t in (eps, -eps)]
+            fd = (xs[0] - xs[1]) @ w[i].numpy() / (2 * eps)
+            assert float(grad[i] @ torch.tensor(v)) == pytest.approx(fd, rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("k", [0, 2])
+def test_backward_reusing_the_forward_factors_equals_the_dense_solve(rng, k):
+    # The first-order backward uses the forward's P^-1 and Schur complement; under
+    # create_graph it solves the dense KKT matrix instead: the same gradients.
+    problems = [random_qp(rng, 7, 6, k) for _ in range(5)]
+    inputs = [stack(problems, i).requires_grad_() for i in range(6)]
+    if not k:
+        inputs[4:] = [None, None]
+    w = torch.randn(5, 7, dtype=torch.float64)
+    diff = [t for t in inputs if t is not None]
+    res = solve_qp(*inputs)
+    loss = (res.x * w).sum() + res.ineq_dual.sum() + res.eq_dual.sum()
+    fast = torch.autograd.grad(loss, diff, retain_graph=True)
+    dense = torch.autograd.grad(loss, diff, create_graph=True)
+    for f, d in zip(fast, dense, strict=True):
+        assert_close(f, d.detach(), rtol=1e-8, atol=1e-9)
+
+
+def test_dependent_active_constraints_fall_back_to_the_augmented_path(rng):
+    # A constraint and its negation with h = -1 (a x <= -1 and -a x <= -1): infeasible,
+    # and the rows active in the certificate are linearly dependent, which breaks the
+    # reduced path's Schur complement; those problems are solved again on the augmented
+    # path, so solve_qp reports what that path finds (it certifies most such draws; on
+    # the others its iteration stalls short of the 1e-8 certificate, ITERATION_LIMIT).
+    from torchmath.optim._interior_point import _FALLBACK
+    problems = []
+    for _ in range(6):
+        Q, p, G, h, _, _ = random_qp(rng, 4, 3, 0)
+        problems.append((Q, p, np.vstack([G, G[:1], -G[:1]]), np.concatenate([h, [-1, -1]])))
+    # A feasible one with a duplicated active row: degenerate, still solved.
+    Q, p, G, h, _, _ = random_qp(rng, 4, 3, 0)
+    h = G @ np.linalg.solve(Q, -p) - np.array([0.5, -1.0, -1.0])  # row 0 is active
+    problems.append((Q, p, np.vstack([G, G[:1], G[:1]]), np.concatenate([h, h[:1], h[:1]])))
+    Q, p, G, h = (stack(problems, i) for i in range(4))
+    res = solve_qp(Q, p, G, h)
+    reduced, augmented = _paths(Q, p, G, h, Q.new_zeros(7, 0, 4), Q.new_zeros(7, 0))
+    fell_back = reduced[4] == _FALLBACK
+    assert fell_back.sum() >= 4
+    assert_close(res.status, torch.where(fell_back, augmented[4], reduced[4]), rtol=0, atol=0)
+    assert (res.status[:-1] == SolverStatus.INFEASIBLE).sum() >= 4
+    assert (res.status[:-1] != SolverStatus.OPTIMAL).all()
+    assert torch.isnan(res.x[:-1][res.status[:-1] == SolverStatus.INFEASIBLE]).all()
+    assert res.status[-1] == SolverStatus.OPTIMAL
+    x_ref, _ = cvxpy_solve(*problems[-1], np.zeros((0, 4)), np.zeros(0))
+    assert_close(res.x[-1], x_ref, rtol=0, atol=1e-6)
