@@ -418,6 +418,13 @@ def _augmented_interior_point(P, q, G, h, A, b, *, max_iter, sc, reg):
     return (*_finish(x, y, z, s, tau, status, objective, _dot(s, z), iterations), None)
 
 
+def _step_to_boundary(v: Tensor, dv: Tensor) -> Tensor:
+    """``(B, 1)``: the largest alpha with ``v + alpha dv >= 0`` (v > 0; ``inf`` if none
+    is negative), as ``1 / max(0, -min(dv / v))`` in four calls; unlike
+    :func:`_max_step` a NaN in ``dv`` gives NaN (the reduced path's breakdown signal)."""
+    return (-(dv / v).amin(-1, keepdim=True)).clamp(min=0).reciprocal()
+
+
 def _reduced_direction(step, dl1, rhs_t, d_comp, d_rho):
     """The reduced path's Newton direction ``[drho|dy|dz|dtau|ds|dkappa]`` from the solve
     ``dl1`` for the right side, the tau row's right side ``rhs_t`` and ``d_comp``, the
@@ -509,17 +516,18 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         rho, lam, tau, kappa = v[:, :1], v[:, 1:1 + p], v[:, 1 + p:2 + p], v[:, -1:]
         cone = v[:, cone_at:]
         zt, sk = cone[:, :pair], cone[:, pair:]  # [z | tau], [s | kappa]
-        lt = lam - rho * d["shift"]  # x = -P^{-1}(q tau + C' lt)
+        z, s = zt[:, :m], sk[:, :m]
+        lt = torch.addcmul(lam, rho, d["shift"], value=-1)  # x = -P^{-1}(q tau + C' lt)
         prod = _mv(d["M1"], lt)
         S0lt = prod[:, :p]
         x = -torch.addcmul(prod[:, p:], d["Pq"], tau)
         u = torch.addcmul(S0lt, d["c0"], tau)  # -C x
         Cx_hb = -torch.addcmul(u, d["hb"], tau)  # C x - hb tau
-        rc = Cx_hb + (F.pad(sk[:, :m], (k, 0)) if k else sk[:, :m])  # (Ax-b tau; Gx+s-h tau)
+        rc = Cx_hb + (F.pad(s, (k, 0)) if k else s)  # (Ax - b tau; Gx + s - h tau)
         qx = dot(d["q"], x)
         xPx = dot(lt, u) - tau * qx  # x'Px = -(q tau + C' lt)'x
         hbl = dot(d["hb"], lam)
-        rt = kappa + qx + hbl + xPx / tau
+        rt = torch.addcdiv(kappa + qx + hbl, xPx, tau)
         comp = zt * sk  # [s z | tau kappa]
         sz_tk = comp.sum(-1, keepdim=True)
         mu = sz_tk / pair
@@ -548,8 +556,9 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         # (S0 + D) dlam = -d_c - eta rho e0 - cc dtau, solved for the tau column and the
         # predictor together; the tau row: g' dlam - (lt' S0 lt / tau^2 + kappa / tau)
         # dtau = d_t - d_k / tau + eta rho ctau' P^{-1} rx0.
-        LS, info = factor(d["S0"], sk[:, :m] / zt[:, :m])
-        both = solve(LS, torch.stack([d["neg_cc"], Cx_hb - rho * d["e0"]], -1))
+        LS, info = factor(d["S0"], s / z)
+        rhs = torch.addcmul(Cx_hb, rho, d["e0"], value=-1)  # C x - hb tau - rho e0
+        both = solve(LS, torch.stack([d["neg_cc"], rhs], -1))
         dl2, dl1 = both[..., 0], both[..., 1]
         g = torch.addcdiv(d["cc"], S0lt, tau, value=2)
         denom = dot(g, dl2) - (dot(lt, S0lt) / tau + kappa) / tau
@@ -558,25 +567,26 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         # Predictor (affine scaling), then Mehrotra's centering and second-order corrector.
         step = (dl2, g, denom, sk, zt, cone_at)
         da = _reduced_direction(step, dl1, kappa - rt + rho_cu, -comp, rho)
-        alpha_a = _max_step(cone, da[:, cone_at:]).unsqueeze(-1)
-        cone_a = torch.addcmul(cone, alpha_a, da[:, cone_at:])
+        d_a = da[:, cone_at:]
+        alpha_a = _step_to_boundary(cone, d_a).clamp(max=1.0)
+        cone_a = torch.addcmul(cone, alpha_a, d_a)
         mu_a = dot(cone_a[:, :pair], cone_a[:, pair:]) / pair
         sigma = (mu_a / mu).clamp(0, 1) ** 3
         eta = 1 - sigma
-        d_a = da[:, cone_at:]
         d_comp = sigma * mu - comp - d_a[:, :pair] * d_a[:, pair:]
-        d_comp_z = d_comp[:, :m] / zt[:, :m]
-        r_corr = eta * (rc - rho * d["e0"]) + (F.pad(d_comp_z, (k, 0)) if k else d_comp_z)
+        d_comp_z = d_comp[:, :m] / z
+        r_corr = eta * (rhs + (F.pad(s, (k, 0)) if k else s)) + (
+            F.pad(d_comp_z, (k, 0)) if k else d_comp_z)  # eta (rc - rho e0) + d_comp / z
         dl1 = solve(LS, r_corr.unsqueeze(-1)).squeeze(-1)
         dv = _reduced_direction(step, dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
                                 d_comp, -eta * rho)
-        alpha = (_STEP * _max_step(cone, dv[:, cone_at:], torch.inf)).clamp(max=1.0)
+        alpha = (_STEP * _step_to_boundary(cone, dv[:, cone_at:])).clamp(max=1.0)
         # A failed factorization or a non-finite step hands the problem to the augmented
         # path (interior_point); it stops here.
-        broken = (info != 0) | ~torch.isfinite(alpha)
-        status = torch.where(broken & running, _FALLBACK, status)
-        alpha = torch.where(running & ~broken, alpha, 0.0)
-        v = torch.addcmul(v, alpha.unsqueeze(-1), torch.nan_to_num(dv))
+        ok = (info == 0) & torch.isfinite(alpha.squeeze(-1))
+        status = torch.where(running & ~ok, _FALLBACK, status)
+        alpha = torch.where((running & ok).unsqueeze(-1), alpha, 0.0)
+        v = torch.addcmul(v, alpha, torch.nan_to_num(dv))
         if n_running <= 3 * len(rows) // 4:
             # Write the loop's rows back, then keep only the running ones.
             for full, part in ((v_all, v), (status_all, status), (iterations_all, iterations)):
