@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from torchmath._validation import check_int
-from torchmath.optim._interior_point import ConvexResult, SolverStatus, prepare, solve
+from torchmath.optim._convex_layer import ConvexResult, SolverStatus, prepare, solve
 
 __all__ = ["ConvexResult", "SolverStatus", "solve_lp"]
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from torchmath._validation import check_int, fail, validating
-from torchmath.optim._interior_point import ConvexResult, SolverStatus, prepare, solve
+from torchmath.optim._convex_layer import ConvexResult, SolverStatus, prepare, solve
 
 __all__ = ["QPLayer", "solve_qp"]
 
@@ -48,7 +48,12 @@ def solve_qp(Q: Tensor, p: Tensor, G: Tensor | None = None, h: Tensor | None = N
     inequality-only, mixed and unconstrained problems all work. ``Q`` must be positive
     semidefinite (it is symmetrized as :math:`(Q + Q^\top)/2`); with a singular ``Q`` the
     problem may be unbounded, which is detected. Each batch element gets its own
-    :class:`SolverStatus` and duality gap.
+    :class:`SolverStatus` and duality gap. For a well-conditioned positive definite ``Q``
+    the iteration runs with ``x`` eliminated through ``Q``'s Cholesky factor, on the
+    constraints' small Schur complement (one Cholesky of it per iteration; problems
+    leave the batch's tensors as they finish), and the backward pass reuses those
+    factors; otherwise, or where that Schur complement breaks down (linearly dependent
+    constraints active together), on the augmented KKT system.
 
     Gradients with respect to every input (``Q, p, G, h, A, b``) come from implicit
     differentiation of the KKT conditions at the solution, as in OptNet: with
