@@ -532,17 +532,22 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
             dres=rho * d["rx0_norm"], x_norm=_inf_norm(x, keepdim=True),
             lam_norm=_inf_norm(lam, keepdim=True), xPx=xPx, qx=qx, hbl=hbl, sz=sz,
             bh=d["bh"], qn=d["qn"]).squeeze(-1)
-        if bool(((tau < kappa) | ~torch.isfinite(rt)).any()):  # a certificate is possible
+        new_status = _status(status, optimal)
+        running = new_status < 0
+        # One host read for both: how many still run, and whether a certificate of
+        # infeasibility or unboundedness is possible anywhere (it needs tau < kappa).
+        maybe_certificate = ((tau < kappa) | ~torch.isfinite(rt)).any()
+        n_running, certify = torch.stack([running.sum(), maybe_certificate.long()]).tolist()
+        if certify:
             Ctl = _mv(d["Ct"], lam)
             Px = rho * d["rx0"] - d["q"] * tau - Ctl
-            status = _status(
+            new_status = _status(
                 status, optimal, sc.tol_inf, tau=tau.squeeze(-1), kappa=kappa.squeeze(-1),
                 x=x, hbl=hbl.squeeze(-1), qx=qx.squeeze(-1), Ctl_norm=_inf_norm(Ctl),
                 unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + d["hb"] * tau)))
-        else:
-            status = _status(status, optimal)
-        running = status < 0
-        n_running = int(running.sum())
+            running = new_status < 0
+            n_running = int(running.sum())
+        status = new_status
         if it == max_iter or n_running == 0:
             break
         iterations += running
