@@ -182,6 +182,7 @@ class _KKT:
 
 
 _STEP = 0.99  # fraction of the way to the cone's boundary
+_COMPACT = 0.75  # the reduced path drops finished rows once this fraction or fewer runs
 _FALLBACK = 5  # the reduced path's status for "solve again on the augmented path"
 
 
@@ -586,7 +587,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         status = torch.where(running & ~ok, _FALLBACK, status)
         alpha = torch.where((running & ok).unsqueeze(-1), alpha, 0.0)
         v = torch.addcmul(v, alpha, torch.nan_to_num(dv))
-        if n_running <= 3 * len(rows) // 4:
+        if n_running <= _COMPACT * len(rows):
             # Write the loop's rows back, then keep only the running ones.
             for full, part in ((v_all, v), (status_all, status), (iterations_all, iterations)):
                 full.index_copy_(0, rows, part)
