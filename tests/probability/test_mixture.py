@@ -46,7 +46,7 @@ def _both(X, ctype, start, max_iter=25, **kw):
 
 
 @pytest.mark.parametrize("ctype", TYPES)
-@pytest.mark.parametrize("d", [2, 4])
+@pytest.mark.parametrize("d", [2, 3, 4])
 def test_same_start_same_fit_as_scikit_learn(rng, ctype, d):
     X = _data(rng, d=d)
     sk, ours = _both(X, ctype, _start(rng, X, ctype))
