@@ -305,12 +305,8 @@ class GaussianMixture(Estimator):
         t = X.double() @ v + 0.5698402909 * (self._key_seed % 2**20 + 1)
         return torch.frac(torch.sin(t) * 43758.5453123).abs()
 
-    def _initial_params(self, S: Tensor, R: int, g: list[torch.Generator], shift: Tensor
-                        ) -> _Params:
+    def _initial_params(self, S: Tensor, R: int, g: list[torch.Generator]) -> _Params:
         K, (m, d) = self.n_components, S.shape
-        if self.means_init is not None or self.weights_init is not None or \
-                self.precisions_init is not None:
-            return self._given_params(S, R, shift)
         if self.init == "random":
             resp = torch.stack([torch.rand(m, K, generator=gr, dtype=torch.float64)
                                 for gr in g]).to(S)
@@ -455,14 +451,21 @@ class GaussianMixture(Estimator):
         n_rows = int(all_reduce_sum(torch.tensor([float(intake.n_rows)], dtype=torch.float64),
                                     sync=sync, process_group=pg))
         check_min_rows(fn, "data", n_rows, max(self.n_components, 2))
-        # the shared initialization sample: the smallest keys over all ranks, in key order
-        rows = all_gather_rows(rows, sync=sync, process_group=pg)
-        keys = all_gather_rows(keys.to(rows.device), sync=sync, process_group=pg)
-        keys, idx = torch.sort(keys)
-        rows = rows[idx[: self.init_size]]
         R = self.n_init
-        shift = rows.mean(0)  # a frame centred on the data keeps the moments accurate
-        params = self._guard(fn, lambda: self._initial_params(rows - shift, R, gens, shift))
+        rows = all_gather_rows(rows, sync=sync, process_group=pg)
+        if self.means_init is not None or self.weights_init is not None or \
+                self.precisions_init is not None:
+            # a given start: the sample only sets the frame (its mean, in any order), which
+            # keeps the moments accurate
+            shift = rows.mean(0)
+            params = self._guard(fn, lambda: self._given_params(rows, R, shift))
+        else:
+            # the shared initialization sample: the smallest keys over all ranks, in key order
+            keys = all_gather_rows(keys.to(rows.device), sync=sync, process_group=pg)
+            keys, idx = torch.sort(keys)
+            rows = rows[idx[: self.init_size]]
+            shift = rows.mean(0)
+            params = self._guard(fn, lambda: self._initial_params(rows - shift, R, gens))
         # later passes: batches were checked (and their layout agreed) in the first one
         stream = [b[0].detach() for b in intake.batches] if intake.batches.single else \
             _Detached(intake.batches)
