@@ -84,8 +84,8 @@ def _features(X: Tensor, ctype: str, shift: Tensor | None = None, out: Tensor | 
         if work is None:
             work = X.new_ones(2 * m, c)
         ld = work.stride(0)
-        torch.sub(X.T.unsqueeze(0).expand(2, d, c), shift[:, None],
-                  out=work.as_strided((2, d, c), (m * ld, ld, 1)))
+        torch.sub(X.T, shift[:, None], out=work[:d, :c])
+        work[m:m + d, :c] = work[:d, :c]
         full = (m + 1) // 2  # rotations with all m products
         torch.mul(work[None, :m, :c], work.as_strided((full, m, c), (ld, ld, 1)),
                   out=F[:full * m].view(full, m, c))
