@@ -168,6 +168,35 @@ class _Params:
         self.A = A.reshape(R * K, -1).T
 
 
+class _RowBlock:
+    """The reused buffers of one block of rows in an EM pass (fresh multi-MB tensors per
+    block would pay their page faults every time), and their views for ``c`` rows."""
+
+    def __init__(self, like: Tensor, ctype: str, R: int, K: int, rows: int,
+                 previous: _RowBlock | None = None):
+        d = like.shape[1]
+        self.rows, self.R, self.K = rows, R, K
+        self.F = like.new_empty(_width(ctype, d), rows)
+        self.work = like.new_ones(2 * d + 2, rows)
+        self.logits = like.new_empty(R * K * rows)
+        self.top, self.total = like.new_empty(R * rows), like.new_empty(R * rows)
+        # per-row log-likelihoods of each restart, summed over the blocks of the pass
+        self.lse = like.new_zeros(R, rows)
+        if previous is not None:
+            self.lse[:, :previous.rows] = previous.lse
+        self._c, self._views = None, None
+
+    def views(self, c: int) -> tuple[Tensor, ...]:
+        """``F`` ``(width, c)``, logits ``(R, K, c)``, max and sum ``(R, 1, c)``, lse."""
+        if c != self._c:
+            R, K = self.R, self.K
+            self._c, self._views = c, (
+                self.F[:, :c], self.logits[:R * K * c].view(R, K, c),
+                self.top[:R * c].view(R, 1, c), self.total[:R * c].view(R, 1, c),
+                self.lse[:, :c].unsqueeze(1))
+        return self._views
+
+
 class GaussianMixture(Estimator):
     r"""Gaussian mixture model fitted by expectation-maximization.
 
@@ -404,30 +433,26 @@ class GaussianMixture(Estimator):
         R, K, d = params.means.shape
         width = params.A.shape[0]
         M = params.means.new_zeros(R * K, width)
-        buffers = None  # one set of row-block buffers reused over the pass
-        lse = None  # per-row log-likelihoods of each restart, summed over row blocks
+        AT = params.A.T
+        block = None  # one set of row-block buffers reused over the pass
         for X in batches:
             X = X.to(shift.dtype)
             step = row_chunks(X.shape[0], (width + 2 * d + 2 + 3 * R * K) * X.element_size(),
                               _CHUNK_BYTES)
-            if buffers is None or buffers[0].shape[1] < step:
-                buffers = (X.new_empty(width, step), X.new_ones(2 * d + 2, step),
-                           X.new_empty(R * K * step))
-                lse = X.new_zeros(R, step) if lse is None else \
-                    torch.cat([lse, lse.new_zeros(R, step - lse.shape[1])], 1)
+            if block is None or block.rows < step:
+                block = _RowBlock(X, self.covariance_type, R, K, step, block)
             for s in range(0, X.shape[0], step):
                 c = min(step, X.shape[0] - s)
-                F = _features(X[s:s + c], self.covariance_type, shift, out=buffers[0][:, :c],
-                              work=buffers[1])
-                logp = torch.mm(params.A.T, F, out=buffers[2][:R * K * c].view(R * K, c))
+                F, logp, top, total, lse = block.views(c)
+                _features(X[s:s + c], self.covariance_type, shift, out=F, work=block.work)
+                torch.mm(AT, F, out=logp.view(R * K, c))
                 # logsumexp and the responsibilities in place, with one exp: the logits
                 # are finite (finite data, positive-definite covariances).
-                logp = logp.view(R, K, c)
-                top = logp.amax(1)  # (R, c)
-                expd = logp.sub_(top.unsqueeze(1)).exp_()
-                total = expd.sum(1)
-                M.addmm_(expd.div_(total.unsqueeze(1)).view(R * K, c), F.T)
-                lse[:, :c].add_(total.log_()).add_(top)
+                torch.amax(logp, 1, keepdim=True, out=top)
+                torch.sum(logp.sub_(top).exp_(), 1, keepdim=True, out=total)
+                M.addmm_(logp.div_(total).view(R * K, c), F.T)
+                lse.add_(total.log_()).add_(top)
+        lse = None if block is None else block.lse
         ll = params.means.new_zeros(R) if lse is None else lse.sum(1)
         M, ll = all_reduce_sum(M, ll, sync=sync, process_group=process_group)
         return _unpack(M.reshape(R, K, width), self.covariance_type, d), ll
