@@ -63,7 +63,7 @@ def _features(X: Tensor, ctype: str, shift: Tensor | None = None, out: Tensor | 
     moment of ``x - shift`` is linear in ``F``'s column.
 
     Full and tied: with :math:`x' = (x, 1)`, a column holds every product
-    :math:`x'_a x'_b`, ``a <= b``, in :func:`_pairs` order: :math:`x x^\top`, ``x`` and
+    :math:`x'_a x'_b`, each unordered pair once, in :func:`_pairs` order: :math:`x x^\top`, ``x`` and
     ``1`` in ``(d + 1)(d + 2) / 2`` entries. They come from one multiplication: ``work``
     ``(2 (d + 1), >= c)`` holds ``[x'; x']`` (its ones rows already set), and its strided
     view whose block ``s`` starts at row ``s`` is :math:`x'` rotated by ``s``. Diag and
@@ -177,7 +177,7 @@ class _RowBlock:
         d = like.shape[1]
         self.rows, self.R, self.K = rows, R, K
         self.F = like.new_empty(_width(ctype, d), rows)
-        self.work = like.new_ones(2 * d + 2, rows)
+        self.work = like.new_ones(2 * d + 2, rows) if ctype in ("full", "tied") else None
         self.logits = like.new_empty(R * K * rows)
         self.top, self.total = like.new_empty(R * rows), like.new_empty(R * rows)
         # per-row log-likelihoods of each restart, summed over the blocks of the pass
