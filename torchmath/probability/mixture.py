@@ -63,8 +63,8 @@ def _features(X: Tensor, ctype: str, shift: Tensor | None = None, out: Tensor | 
     moment of ``x - shift`` is linear in ``F``'s column.
 
     Full and tied: with :math:`x' = (x, 1)`, a column holds every product
-    :math:`x'_a x'_b`, each unordered pair once, in :func:`_pairs` order: :math:`x x^\top`, ``x`` and
-    ``1`` in ``(d + 1)(d + 2) / 2`` entries. They come from one multiplication: ``work``
+    :math:`x'_a x'_b`, each unordered pair once, in :func:`_pairs` order: :math:`x x^\top`,
+    ``x`` and ``1`` in ``(d + 1)(d + 2) / 2`` entries. They come from one multiplication: ``work``
     ``(2 (d + 1), >= c)`` holds ``[x'; x']`` (its ones rows already set), and its strided
     view whose block ``s`` starts at row ``s`` is :math:`x'` rotated by ``s``. Diag and
     spherical: ``[x^2; x; 1]`` or ``[|x|^2; x; 1]``. So the E-step is the single product
