@@ -323,10 +323,17 @@ class GaussianMixture(Estimator):
             k = self._keys(X)
             rows = X if rows is None else torch.cat([rows, X])
             keys = k if keys is None else torch.cat([keys, k])
-            if rows.shape[0] > self.init_size:
-                keys, idx = torch.topk(keys, self.init_size, largest=False)
-                rows = rows[idx]
+            if rows.shape[0] > 2 * self.init_size:  # trimmed now and then, not per batch
+                rows, keys = self._smallest(rows, keys)
+        if rows is not None and rows.shape[0] > self.init_size:
+            rows, keys = self._smallest(rows, keys)
         return rows, keys, n
+
+    def _smallest(self, rows: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
+        """The ``init_size`` rows with the smallest keys (a row dropped here has that many
+        smaller keys, so it is never among the final sample)."""
+        keys, idx = torch.topk(keys, self.init_size, largest=False)
+        return rows[idx], keys
 
     def _keys(self, X: Tensor) -> Tensor:
         d = X.shape[1]
@@ -439,6 +446,8 @@ class GaussianMixture(Estimator):
             X = X.to(shift.dtype)
             step = row_chunks(X.shape[0], (width + 2 * d + 2 + 3 * R * K) * X.element_size(),
                               _CHUNK_BYTES)
+            blocks = max(1, -(-X.shape[0] // step))  # equal blocks, no short last one
+            step = max(1, -(-X.shape[0] // blocks))
             if block is None or block.rows < step:
                 block = _RowBlock(X, self.covariance_type, R, K, step, block)
             for s in range(0, X.shape[0], step):
