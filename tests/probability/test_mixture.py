@@ -13,7 +13,7 @@ from tests.helpers import (
     assert_raises_naming,
 )
 from torchmath import NotFittedError
-from torchmath.probability import GaussianMixture
+from torchmath.probability import GaussianMixture, mixture
 
 TYPES = ["full", "diag", "spherical", "tied"]
 
@@ -46,7 +46,7 @@ def _both(X, ctype, start, max_iter=25, **kw):
 
 
 @pytest.mark.parametrize("ctype", TYPES)
-@pytest.mark.parametrize("d", [2, 4])
+@pytest.mark.parametrize("d", [2, 3, 4])
 def test_same_start_same_fit_as_scikit_learn(rng, ctype, d):
     X = _data(rng, d=d)
     sk, ours = _both(X, ctype, _start(rng, X, ctype))
@@ -60,6 +60,27 @@ def test_same_start_same_fit_as_scikit_learn(rng, ctype, d):
     assert_close(ours.bic(Xt), sk.bic(X), rtol=1e-8)
     assert_close(ours.aic(Xt), sk.aic(X), rtol=1e-8)
     assert (ours.predict(Xt).numpy() == sk.predict(X)).all()
+
+
+@pytest.mark.parametrize("ctype", ["full", "tied"])
+def test_sixteen_features_in_uneven_batches_same_fit_as_scikit_learn(rng, ctype,
+                                                                   monkeypatch):
+    # the benchmark's shape (d = 16: 153 pairwise products of (x, 1)), at a small n, fitted
+    # whole and from batches that are not multiples of the (here shrunk) row block
+    X = _data(rng, n=1500, d=16, k=4)
+    start = _start(rng, X, ctype, k=4)
+    sk, whole = _both(X, ctype, start, max_iter=8)
+    monkeypatch.setattr(mixture, "_CHUNK_BYTES", 100 * 2**10)  # blocks of 64 rows
+    w, m, p = (torch.from_numpy(a) for a in start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torchmath.ConvergenceWarning)
+        batched = GaussianMixture(4, ctype, max_iter=8, tol=0, weights_init=w, means_init=m,
+                                  precisions_init=p).fit(
+            list(torch.from_numpy(X).split(377)))
+    for ours in (whole, batched):
+        assert_close(ours.lower_bound, sk.lower_bound_, rtol=1e-10)
+        assert_close(ours.means, sk.means_, rtol=1e-8, atol=1e-10)
+        assert_close(ours.covariances, sk.covariances_, rtol=1e-8, atol=1e-10)
 
 
 def test_component_that_loses_all_points_is_handled(rng):

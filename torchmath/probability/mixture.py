@@ -39,33 +39,80 @@ def _full_cov(cov: Tensor, ctype: str, K: int, d: int) -> Tensor:
     return cov.unsqueeze(-3).expand(*cov.shape[:-2], K, d, d)
 
 
-def _features(X: Tensor, ctype: str, out: Tensor | None = None) -> Tensor:
-    """``F = [q(x), x, 1]``: every E-step logit and M-step moment is linear in ``F``.
+def _pairs(m: int, device=None) -> tuple[Tensor, Tensor]:
+    """The ``m (m + 1) / 2`` unordered index pairs ``(a, b)`` in cyclic-diagonal order:
+    shift ``s = 0, 1, ...`` pairs every ``a`` with ``b = (a + s) mod m`` (the last shift,
+    for even ``m``, only its first ``m / 2`` rows). This is the column order of
+    :func:`_features`'s products, which builds all of them in one strided product."""
+    a = torch.arange(m, device=device)
+    i = torch.cat([a] * ((m + 1) // 2) + ([a[: m // 2]] if m % 2 == 0 else []))
+    s = torch.arange(i.numel(), device=device) // m
+    return i, (i + s) % m
 
-    ``q(x)`` holds the upper-triangular products :math:`x_j x_l` (full, tied), the
-    squares :math:`x_j^2` (diag) or :math:`|x|^2` (spherical). So the E-step
-    is the single matrix product ``F @ A`` over all components and restarts, and the
-    M-step's moments are the single product ``F.T @ resp``. ``out``, a reused buffer of
-    the right shape, saves the page faults of a fresh multi-MB tensor per row block
-    (measured 3x faster to build on one core).
+
+def _width(ctype: str, d: int) -> int:
+    """Rows of :func:`_features`' output."""
+    if ctype in ("full", "tied"):
+        return (d + 1) * (d + 2) // 2
+    return (d if ctype == "diag" else 1) + d + 1
+
+
+def _features(X: Tensor, ctype: str, shift: Tensor | None = None, out: Tensor | None = None,
+              work: Tensor | None = None) -> Tensor:
+    """``F`` ``(width, c)``, one column per row of ``X``: every E-step logit and M-step
+    moment of ``x - shift`` is linear in ``F``'s column.
+
+    Full and tied: with :math:`x' = (x, 1)`, a column holds every product
+    :math:`x'_a x'_b`, each unordered pair once, in :func:`_pairs` order: :math:`x x^\top`,
+    ``x`` and ``1`` in ``(d + 1)(d + 2) / 2`` entries. They come from one multiplication: ``work``
+    ``(2 (d + 1), >= c)`` holds ``[x'; x']`` (its ones rows already set), and its strided
+    view whose block ``s`` starts at row ``s`` is :math:`x'` rotated by ``s``. Diag and
+    spherical: ``[x^2; x; 1]`` or ``[|x|^2; x; 1]``. So the E-step is the single product
+    ``A^T F`` over all components and restarts, and the M-step's moments the single
+    product ``resp F^T``. The transposed layout keeps every elementwise loop long and
+    contiguous (the row-major ``(c, width)`` layout, built in slices of 17, was measured
+    3x slower to build and its M-step product 2x slower on one core). ``out`` and ``work``,
+    reused buffers (slices of wider ones allowed), save the page faults of fresh
+    multi-MB tensors per row block.
     """
     c, d = X.shape
+    width = _width(ctype, d)
+    F = X.new_empty(width, c) if out is None else out
+    shift = X.new_zeros(d) if shift is None else shift
     if ctype in ("full", "tied"):
-        F = X.new_empty(c, d * (d + 1) // 2 + d + 1) if out is None else out
-        o = 0
-        for a in range(d):  # row a of the upper triangle (slices: much faster than a gather)
-            torch.mul(X[:, a:a + 1], X[:, a:], out=F[:, o:o + d - a])
-            o += d - a
+        m = d + 1
+        if work is None:
+            work = X.new_ones(2 * m, c)
+        ld = work.stride(0)
+        torch.sub(X.T, shift[:, None], out=work[:d, :c])
+        work[m:m + d, :c] = work[:d, :c]
+        full = (m + 1) // 2  # rotations with all m products
+        torch.mul(work[None, :m, :c], work.as_strided((full, m, c), (ld, ld, 1)),
+                  out=F[:full * m].view(full, m, c))
+        if m % 2 == 0:
+            torch.mul(work[: m // 2, :c], work[m // 2: m, :c], out=F[full * m:])
+        return F
+    o = width - d - 1
+    Xc = torch.sub(X.T, shift[:, None], out=F[o:o + d])
+    if ctype == "diag":
+        torch.square(Xc, out=F[:d])
     else:
-        F = X.new_empty(c, (d if ctype == "diag" else 1) + d + 1) if out is None else out
-        o = F.shape[1] - d - 1
-        if ctype == "diag":
-            torch.square(X, out=F[:, :d])
-        else:
-            torch.linalg.vecdot(X, X, out=F[:, 0])
-    F[:, o:o + d] = X
-    F[:, -1] = 1
+        torch.linalg.vecdot(Xc, Xc, dim=0, out=F[0])
+    F[-1] = 1
     return F
+
+
+def _unpack(M: Tensor, ctype: str, d: int) -> dict[str, Tensor]:
+    """``resp @ F``, ``(..., width)``, as the masses ``N``, first moments ``Sx`` and second
+    moments (``S`` ``(..., d, d)`` for full/tied, ``Q`` (squares) for diag/spherical)."""
+    if ctype in ("full", "tied"):
+        i, j = _pairs(d + 1, M.device)
+        S = M.new_empty(*M.shape[:-1], d + 1, d + 1)
+        S[..., i, j] = M
+        S[..., j, i] = M
+        return {"N": S[..., d, d], "Sx": S[..., :d, d], "S": S[..., :d, :d]}
+    nq = M.shape[-1] - d - 1
+    return {"N": M[..., -1], "Sx": M[..., nq:nq + d], "Q": M[..., :nq]}
 
 
 class _Detached:
@@ -95,9 +142,16 @@ class _Params:
             if ctype == "tied":
                 P = P.unsqueeze(1).expand(R, K, d, d)
                 half = half[:, None].expand(R, K)
-            i, j = torch.triu_indices(d, d, device=means.device)
-            a_q = P[..., i, j] * torch.where(i == j, 1.0, 2.0).to(P)
             Pm = (P @ means.unsqueeze(-1)).squeeze(-1)
+            const = log_w + half - 0.5 * d * _LOG_2PI - 0.5 * (Pm * means).sum(-1)
+            # the logit is x'^T G x' with x' = (x, 1): G = [[-P/2, Pm/2], [Pm^T/2, const]]
+            G = P.new_empty(R, K, d + 1, d + 1)
+            G[..., :d, :d] = -0.5 * P
+            G[..., :d, d] = 0.5 * Pm
+            G[..., d, :d] = 0.5 * Pm
+            G[..., d, d] = const
+            i, j = _pairs(d + 1, means.device)
+            A = G[..., i, j] * torch.where(i == j, 1.0, 2.0).to(G)  # (R, K, width)
         else:
             prec = 1.0 / cov
             if ctype == "diag":
@@ -106,12 +160,41 @@ class _Params:
             else:
                 half = -0.5 * d * cov.log()
                 a_q, Pm = prec.unsqueeze(-1), prec.unsqueeze(-1) * means
-        c0 = (Pm * means).sum(-1)
-        const = log_w + half - 0.5 * d * _LOG_2PI
-        A = torch.cat([-0.5 * a_q, Pm, (const - 0.5 * c0).unsqueeze(-1)], -1)  # (R, K, F)
+            c0 = (Pm * means).sum(-1)
+            const = log_w + half - 0.5 * d * _LOG_2PI
+            A = torch.cat([-0.5 * a_q, Pm, (const - 0.5 * c0).unsqueeze(-1)], -1)
         # (width, R K), a transposed view of a contiguous (R K, width): the E-step uses
         # A.T directly (see GaussianMixture._em_pass).
         self.A = A.reshape(R * K, -1).T
+
+
+class _RowBlock:
+    """The reused buffers of one block of rows in an EM pass (fresh multi-MB tensors per
+    block would pay their page faults every time), and their views for ``c`` rows."""
+
+    def __init__(self, like: Tensor, ctype: str, R: int, K: int, rows: int,
+                 previous: _RowBlock | None = None):
+        d = like.shape[1]
+        self.rows, self.R, self.K = rows, R, K
+        self.F = like.new_empty(_width(ctype, d), rows)
+        self.work = like.new_ones(2 * d + 2, rows) if ctype in ("full", "tied") else None
+        self.logits = like.new_empty(R * K * rows)
+        self.top, self.total = like.new_empty(R * rows), like.new_empty(R * rows)
+        # per-row log-likelihoods of each restart, summed over the blocks of the pass
+        self.lse = like.new_zeros(R, rows)
+        if previous is not None:
+            self.lse[:, :previous.rows] = previous.lse
+        self._c, self._views = None, None
+
+    def views(self, c: int) -> tuple[Tensor, ...]:
+        """``F`` ``(width, c)``, logits ``(R, K, c)``, max and sum ``(R, 1, c)``, lse."""
+        if c != self._c:
+            R, K = self.R, self.K
+            self._c, self._views = c, (
+                self.F[:, :c], self.logits[:R * K * c].view(R, K, c),
+                self.top[:R * c].view(R, 1, c), self.total[:R * c].view(R, 1, c),
+                self.lse[:, :c].unsqueeze(1))
+        return self._views
 
 
 class GaussianMixture(Estimator):
@@ -240,10 +323,17 @@ class GaussianMixture(Estimator):
             k = self._keys(X)
             rows = X if rows is None else torch.cat([rows, X])
             keys = k if keys is None else torch.cat([keys, k])
-            if rows.shape[0] > self.init_size:
-                keys, idx = torch.topk(keys, self.init_size, largest=False)
-                rows = rows[idx]
+            if rows.shape[0] > 2 * self.init_size:  # trimmed now and then, not per batch
+                rows, keys = self._smallest(rows, keys)
+        if rows is not None and rows.shape[0] > self.init_size:
+            rows, keys = self._smallest(rows, keys)
         return rows, keys, n
+
+    def _smallest(self, rows: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
+        """The ``init_size`` rows with the smallest keys (a row dropped here has that many
+        smaller keys, so it is never among the final sample)."""
+        keys, idx = torch.topk(keys, self.init_size, largest=False)
+        return rows[idx], keys
 
     def _keys(self, X: Tensor) -> Tensor:
         d = X.shape[1]
@@ -251,12 +341,8 @@ class GaussianMixture(Estimator):
         t = X.double() @ v + 0.5698402909 * (self._key_seed % 2**20 + 1)
         return torch.frac(torch.sin(t) * 43758.5453123).abs()
 
-    def _initial_params(self, S: Tensor, R: int, g: list[torch.Generator], shift: Tensor
-                        ) -> _Params:
+    def _initial_params(self, S: Tensor, R: int, g: list[torch.Generator]) -> _Params:
         K, (m, d) = self.n_components, S.shape
-        if self.means_init is not None or self.weights_init is not None or \
-                self.precisions_init is not None:
-            return self._given_params(S, R, shift)
         if self.init == "random":
             resp = torch.stack([torch.rand(m, K, generator=gr, dtype=torch.float64)
                                 for gr in g]).to(S)
@@ -320,10 +406,8 @@ class GaussianMixture(Estimator):
 
     # -- EM --------------------------------------------------------------------------
     def _moments(self, F: Tensor, resp: Tensor, R: int, K: int, d: int) -> dict[str, Tensor]:
-        """``F.T @ resp`` split into the masses, first and second moments, per (r, k)."""
-        M = (F.T @ resp).T.reshape(R, K, -1)
-        nq = M.shape[-1] - d - 1
-        return {"N": M[..., -1], "Sx": M[..., nq:nq + d], "Q": M[..., :nq]}
+        """``resp.T @ F`` split into the masses, first and second moments, per (r, k)."""
+        return _unpack((resp.T @ F.T).reshape(R, K, -1), self.covariance_type, d)
 
     def _m_step(self, st: dict[str, Tensor], n: float) -> _Params:
         N = st["N"] + 10 * torch.finfo(st["N"].dtype).eps  # scikit-learn's guard
@@ -332,10 +416,7 @@ class GaussianMixture(Estimator):
         R, K, d = mu.shape
         eye = torch.eye(d, dtype=N.dtype, device=N.device)
         if ctype in ("full", "tied"):
-            i, j = torch.triu_indices(d, d, device=N.device)
-            S = st["Q"].new_zeros(R, K, d, d)
-            S[..., i, j] = st["Q"]
-            S[..., j, i] = st["Q"]
+            S = st["S"]
             cross = mu.unsqueeze(-1) * st["Sx"].unsqueeze(-2)
             # sum_i r_i (x_i - mu)(x_i - mu)^T = S - mu Sx^T - Sx mu^T + N mu mu^T
             scat = S - cross - cross.mT + st["N"][..., None, None] * \
@@ -357,43 +438,33 @@ class GaussianMixture(Estimator):
                  ) -> tuple[dict[str, Tensor], Tensor]:
         """One pass: E-step and the M-step's sufficient statistics, all-reduced."""
         R, K, d = params.means.shape
-        M = None
-        ll = params.means.new_zeros(R)
         width = params.A.shape[0]
-        buffers = None  # one set of row-block buffers reused over the pass
+        M = params.means.new_zeros(R * K, width)
+        AT = params.A.T
+        block = None  # one set of row-block buffers reused over the pass
         for X in batches:
             X = X.to(shift.dtype)
-            step = row_chunks(X.shape[0], (2 * width + 3 * R * K) * X.element_size(),
+            step = row_chunks(X.shape[0], (width + 2 * d + 2 + 3 * R * K) * X.element_size(),
                               _CHUNK_BYTES)
-            if buffers is None or buffers[0].shape[0] < step:
-                buffers = (X.new_empty(step, width), X.new_empty(step, d),
-                           X.new_empty(step * R * K))
+            blocks = max(1, -(-X.shape[0] // step))  # equal blocks, no short last one
+            step = max(1, -(-X.shape[0] // blocks))
+            if block is None or block.rows < step:
+                block = _RowBlock(X, self.covariance_type, R, K, step, block)
             for s in range(0, X.shape[0], step):
                 c = min(step, X.shape[0] - s)
-                Xc = torch.sub(X[s:s + c], shift, out=buffers[1][:c])
-                F = _features(Xc, self.covariance_type, out=buffers[0][:c])
-                # Logits transposed, (R K, c) = A^T F^T, so the M-step's product below
-                # reads the responsibilities contiguously: measured 1.2x faster per pass
-                # than (c, R K) on one core, and 2x faster than F.T @ resp for the M-step.
-                logp = torch.mm(params.A.T, F.T, out=buffers[2][:R * K * c].view(R * K, c))
+                F, logp, top, total, lse = block.views(c)
+                _features(X[s:s + c], self.covariance_type, shift, out=F, work=block.work)
+                torch.mm(AT, F, out=logp.view(R * K, c))
                 # logsumexp and the responsibilities in place, with one exp: the logits
                 # are finite (finite data, positive-definite covariances).
-                logp = logp.view(R, K, c)
-                top = logp.amax(1, keepdim=True)  # (R, 1, c)
-                expd = logp.sub_(top).exp_()
-                total = expd.sum(1, keepdim=True)
-                ll += (top + total.log()).sum((1, 2))
-                resp = expd.div_(total).view(R * K, c)
-                if M is None:
-                    M = resp @ F  # (R K, width)
-                else:
-                    M.addmm_(resp, F)
-        if M is None:  # an empty shard takes part with zeros
-            M = params.means.new_zeros(R * K, width)
+                torch.amax(logp, 1, keepdim=True, out=top)
+                torch.sum(logp.sub_(top).exp_(), 1, keepdim=True, out=total)
+                M.addmm_(logp.div_(total).view(R * K, c), F.T)
+                lse.add_(total.log_()).add_(top)
+        lse = None if block is None else block.lse
+        ll = params.means.new_zeros(R) if lse is None else lse.sum(1)
         M, ll = all_reduce_sum(M, ll, sync=sync, process_group=process_group)
-        M = M.reshape(R, K, width)
-        nq = width - d - 1
-        return {"N": M[..., -1], "Sx": M[..., nq:nq + d], "Q": M[..., :nq]}, ll
+        return _unpack(M.reshape(R, K, width), self.covariance_type, d), ll
 
     def fit(self, data: Any, y: Any = None, *, sync: bool | None = None,
             process_group=None) -> GaussianMixture:
@@ -414,14 +485,21 @@ class GaussianMixture(Estimator):
         n_rows = int(all_reduce_sum(torch.tensor([float(intake.n_rows)], dtype=torch.float64),
                                     sync=sync, process_group=pg))
         check_min_rows(fn, "data", n_rows, max(self.n_components, 2))
-        # the shared initialization sample: the smallest keys over all ranks, in key order
-        rows = all_gather_rows(rows, sync=sync, process_group=pg)
-        keys = all_gather_rows(keys.to(rows.device), sync=sync, process_group=pg)
-        keys, idx = torch.sort(keys)
-        rows = rows[idx[: self.init_size]]
         R = self.n_init
-        shift = rows.mean(0)  # a frame centred on the data keeps the moments accurate
-        params = self._guard(fn, lambda: self._initial_params(rows - shift, R, gens, shift))
+        rows = all_gather_rows(rows, sync=sync, process_group=pg)
+        if self.means_init is not None or self.weights_init is not None or \
+                self.precisions_init is not None:
+            # a given start: the sample only sets the frame (its mean, in any order), which
+            # keeps the moments accurate
+            shift = rows.mean(0)
+            params = self._guard(fn, lambda: self._given_params(rows, R, shift))
+        else:
+            # the shared initialization sample: the smallest keys over all ranks, in key order
+            keys = all_gather_rows(keys.to(rows.device), sync=sync, process_group=pg)
+            keys, idx = torch.sort(keys)
+            rows = rows[idx[: self.init_size]]
+            shift = rows.mean(0)
+            params = self._guard(fn, lambda: self._initial_params(rows - shift, R, gens))
         # later passes: batches were checked (and their layout agreed) in the first one
         stream = [b[0].detach() for b in intake.batches] if intake.batches.single else \
             _Detached(intake.batches)
