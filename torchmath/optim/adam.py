@@ -28,6 +28,7 @@ from torchmath.optim._common import (
     pieces,
     run_fused,
 )
+from torchmath.optim._compiled import CompiledKernel
 
 __all__ = ["Adam", "adam_update"]
 
@@ -146,10 +147,13 @@ def _single_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta
     n = len(params)
     maxes = maxes if amsgrad else [None] * n
     if not (capturable or differentiable):
-        _chunked_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, lr=lr,
-                      beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                      amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay,
-                      maximize=maximize)
+        hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                     amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay,
+                     maximize=maximize)
+        rest = _compiled_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, count=True,
+                              **hyper)
+        _chunked_adam(*([x[i] for i in rest] for x in (params, grads, exp_avgs, exp_avg_sqs,
+                                                        maxes, steps)), **hyper)
         return
     for i in range(n):
         p, m, v, mx, t = params[i], exp_avgs[i], exp_avg_sqs[i], maxes[i], steps[i]
@@ -187,6 +191,65 @@ def _single_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta
             source = mx
         denom = (source.sqrt() / bc2_sqrt).add_(eps)
         p.addcdiv_(m, denom, value=-step_size)
+
+
+def _adam_elementwise(h, p, g, m, v, mx=None):
+    """One Adam step on one tensor, in place, in plain elementwise ops (compiled into a
+    single pass over memory, see ``_compiled``), with torch's for-loop arithmetic. ``h``
+    (float64): 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps, -lr / (1 - beta1^t),
+    the gradient's sign (-1 to maximize), the L2 weight decay, and the decoupled decay
+    factor 1 - lr * weight_decay (1 without)."""
+    w1, b2, w2, bc2_sqrt, eps, neg_step, sign, l2, decay = h.to(p.dtype).unbind()
+    g = torch.where(l2 == 0, g * sign, g * sign + l2 * p)
+    p_new = p * decay
+    m_new = torch.lerp(m, g, w1)
+    v_new = v * b2 + w2 * g * g
+    source = v_new
+    if mx is not None:
+        source = torch.maximum(mx, v_new)
+        mx.copy_(source)
+    denom = source.sqrt() / bc2_sqrt + eps
+    p.copy_(p_new + neg_step * m_new / denom)
+    m.copy_(m_new)
+    v.copy_(v_new)
+
+
+_ADAM_PASS = CompiledKernel(_adam_elementwise)
+
+
+def _compiled_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, count, lr, beta1,
+                   beta2, eps, weight_decay, amsgrad, decoupled_weight_decay,
+                   maximize) -> list[int]:
+    """The single-pass compiled kernel on every tensor it takes (see ``_compiled``);
+    returns the indices it left to an eager path. ``count``: increment the step counters
+    (else the caller did)."""
+    if any(isinstance(x, Tensor) for x in (lr, beta1, beta2, eps, weight_decay)):
+        return list(range(len(params)))
+    rest, hypers = [], {}
+    l2 = 0.0 if decoupled_weight_decay else weight_decay
+    decay = 1 - lr * weight_decay if decoupled_weight_decay else 1.0
+    for i, (p, g, m, v, mx, t) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, maxes,
+                                                 steps, strict=True)):
+        tensors = [p, g, m, v] + ([mx] if amsgrad else [])
+        if any(torch.is_complex(x) for x in tensors):
+            tensors = [torch.view_as_real(x) for x in tensors]
+        if not _ADAM_PASS.takes(tensors):
+            rest.append(i)
+            continue
+        if count:
+            t += 1
+        c = t.item()
+        h = hypers.get(c)
+        if h is None:
+            h = hypers[c] = torch.tensor(
+                [1 - beta1, beta2, 1 - beta2, (1 - beta2 ** c) ** 0.5, eps,
+                 -lr / (1 - beta1 ** c), -1.0 if maximize else 1.0, l2, decay],
+                dtype=torch.float64)
+        if not _ADAM_PASS(tensors, h):
+            if count:
+                t -= 1
+            rest.append(i)
+    return rest
 
 
 def _chunked_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta1, beta2,
@@ -293,8 +356,19 @@ def _fused_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta1
         func(ps, gs, ms, vs, mx, ts, lr=lr, beta1=beta1, beta2=beta2,
              weight_decay=weight_decay, eps=eps, amsgrad=amsgrad, maximize=maximize)
 
-    run_fused(kernel, [params, grads, exp_avgs, exp_avg_sqs, maxes if amsgrad else None,
-                       steps], written=(0, 2, 3, 4), whole=(5,))
+    lists = [params, grads, exp_avgs, exp_avg_sqs, maxes if amsgrad else [None] * len(params),
+             steps]
+    strided = [i for i in range(len(params))
+               if not all(x[i] is None or x[i].is_contiguous() for x in lists[:5])]
+    if strided:  # the compiled single pass takes strided views as they are; else staging
+        left = _compiled_adam(*([x[i] for i in strided] for x in lists), count=False, lr=lr,
+                              beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                              amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay,
+                              maximize=maximize)
+        done = set(strided) - {strided[j] for j in left}
+        lists = [[x[i] for i in range(len(params)) if i not in done] for x in lists]
+    run_fused(kernel, lists[:4] + [lists[4] if amsgrad else None, lists[5]],
+              written=(0, 2, 3, 4), whole=(5,))
 
 
 class Adam(KernelOptimizer):
