@@ -42,7 +42,7 @@ __all__: list[str] = []
 #: smallest tensor (elements) given to a compiled kernel
 MIN_NUMEL = 1 << 14
 #: layout families compiled per kernel; further ones take the eager path
-MAX_VARIANTS = 6
+MAX_VARIANTS = 8
 #: the compiled kernels are on (``TORCHMATH_COMPILE=0`` turns them off)
 ENABLED = os.environ.get("TORCHMATH_COMPILE", "1") != "0"
 
@@ -79,12 +79,15 @@ def _fresh_copy(fn: Callable, tag: str) -> Callable:
 
 
 class CompiledKernel:
-    """``fn(hyper, *tensors)``, an elementwise in-place update of ``tensors`` written in
-    plain torch ops, compiled per layout family on first use.
+    """``fn(hyper, flags, *tensors)``, an elementwise in-place update of ``tensors``
+    written in plain torch ops, compiled per layout family and ``flags`` on first use.
 
-    ``kernel(tensors, hyper)`` runs it and returns ``True``, or returns ``False``
+    ``kernel(tensors, hyper, flags)`` runs it and returns ``True``, or returns ``False``
     without touching anything when this path does not take the tensors (see the module
-    docstring); the caller then runs its eager path.
+    docstring); the caller then runs its eager path. ``hyper`` is a float64 tensor of
+    hyperparameters (values change without recompiling); ``flags`` a tuple of bools that
+    select the arithmetic (each combination is compiled on its own, so the default
+    flags compile to the leanest loop).
     """
 
     def __init__(self, fn: Callable[..., None]):
@@ -111,20 +114,20 @@ class CompiledKernel:
                                                    fullgraph=True)
             return self.variants[key]
 
-    def __call__(self, tensors: Sequence[Tensor], hyper: Tensor) -> bool:
+    def __call__(self, tensors: Sequence[Tensor], hyper: Tensor, flags: tuple = ()) -> bool:
         if not self.takes(tensors):
             return False
         args = [t.detach() for t in tensors]
         if all(a.is_contiguous() for a in args):
             args = [a.view(-1) for a in args]
-            key: tuple = ("flat", len(args))
+            key: tuple = (flags, "flat", len(args))
         else:
-            key = tuple((a.dim(), a.is_contiguous()) for a in args)
+            key = (flags, *((a.dim(), a.is_contiguous()) for a in args))
         fn = self._compiled(key)
         if fn is None:
             return False
         try:
-            fn(hyper, *args)
+            fn(hyper, flags, *args)
         except Exception as error:  # noqa: BLE001  (compiling failed: inputs untouched)
             _give_up(error)
             return False

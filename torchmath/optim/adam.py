@@ -193,23 +193,27 @@ def _single_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta
         p.addcdiv_(m, denom, value=-step_size)
 
 
-def _adam_elementwise(h, p, g, m, v, mx=None):
+def _adam_elementwise(h, flags, param, g, m, v, mx=None):
     """One Adam step on one tensor, in place, in plain elementwise ops (compiled into a
-    single pass over memory, see ``_compiled``), with torch's for-loop arithmetic. ``h``
-    (float64): 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps, -lr / (1 - beta1^t),
-    the gradient's sign (-1 to maximize), the L2 weight decay, and the decoupled decay
-    factor 1 - lr * weight_decay (1 without)."""
-    w1, b2, w2, bc2_sqrt, eps, neg_step, sign, l2, decay = h.to(p.dtype).unbind()
-    g = torch.where(l2 == 0, g * sign, g * sign + l2 * p)
-    p_new = p * decay
-    m_new = torch.lerp(m, g, w1)
-    v_new = v * b2 + w2 * g * g
+    single pass over memory, see ``_compiled``), op for op torch's for-loop arithmetic.
+    ``h`` (float64): 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps,
+    -lr / (1 - beta1^t), weight_decay, 1 - lr * weight_decay; ``flags``: maximize, L2
+    weight decay, decoupled weight decay, 1 - beta1 < 0.5 (``torch.lerp``'s branch)."""
+    maximize, l2, decoupled, small_weight = flags
+    w1, b2, w2, bc2_sqrt, eps, neg_step, wd, decay = h.to(param.dtype).unbind()
+    p = param * decay if decoupled else param
+    if maximize:
+        g = -g
+    if l2:
+        g = g + wd * p
+    # torch.lerp(m, g, w1), whose formula depends on the weight's size
+    m_new = m + w1 * (g - m) if small_weight else g - (g - m) * (1 - w1)
+    v_new = v * b2 + w2 * g * g  # v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
     source = v_new
     if mx is not None:
         source = torch.maximum(mx, v_new)
         mx.copy_(source)
-    denom = source.sqrt() / bc2_sqrt + eps
-    p.copy_(p_new + neg_step * m_new / denom)
+    param.copy_(p + neg_step * m_new / (source.sqrt() / bc2_sqrt + eps))  # addcdiv_
     m.copy_(m_new)
     v.copy_(v_new)
 
@@ -225,9 +229,9 @@ def _compiled_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, count,
     (else the caller did)."""
     if any(isinstance(x, Tensor) for x in (lr, beta1, beta2, eps, weight_decay)):
         return list(range(len(params)))
+    flags = (bool(maximize), weight_decay != 0 and not decoupled_weight_decay,
+             weight_decay != 0 and bool(decoupled_weight_decay), 1 - beta1 < 0.5)
     rest, hypers = [], {}
-    l2 = 0.0 if decoupled_weight_decay else weight_decay
-    decay = 1 - lr * weight_decay if decoupled_weight_decay else 1.0
     for i, (p, g, m, v, mx, t) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, maxes,
                                                  steps, strict=True)):
         tensors = [p, g, m, v] + ([mx] if amsgrad else [])
@@ -243,9 +247,9 @@ def _compiled_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, count,
         if h is None:
             h = hypers[c] = torch.tensor(
                 [1 - beta1, beta2, 1 - beta2, (1 - beta2 ** c) ** 0.5, eps,
-                 -lr / (1 - beta1 ** c), -1.0 if maximize else 1.0, l2, decay],
+                 -lr / (1 - beta1 ** c), weight_decay, 1 - lr * weight_decay],
                 dtype=torch.float64)
-        if not _ADAM_PASS(tensors, h):
+        if not _ADAM_PASS(tensors, h, flags):
             if count:
                 t -= 1
             rest.append(i)
