@@ -1,0 +1,228 @@
+"""The single-pass optimizer kernels compiled by torch.compile (torchmath/optim/_compiled.py):
+the compiled Adam step follows torch.optim's trajectories, touches only the parameters' own
+elements on every layout, and every way it cannot run (compiling fails, switched off,
+too many variants, autograd on, a user's compiled step) falls back to the eager path with
+the same answer.
+
+The compiled path normally takes tensors of at least ``MIN_NUMEL`` elements; here it is
+forced onto the small float64 test models, and the tests check that it did run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+import torchmath.optim._compiled as compiled
+import torchmath.optim.adam as adam
+from tests.helpers import assert_close
+from tests.optim._trajectory import mlp_params, mlp_trajectory
+from torchmath.optim import Adam
+
+#: compiled variants shared by the tests of this file (each compiles once per process)
+_VARIANTS: dict = {}
+
+
+@pytest.fixture
+def forced(monkeypatch):
+    """The compiled path on for every tensor; returns the list of tensors (numbers of
+    elements) that the eager per-parameter path received."""
+    monkeypatch.setattr(compiled, "MIN_NUMEL", 1)
+    monkeypatch.setattr(compiled, "MAX_VARIANTS", 64)
+    monkeypatch.setattr(compiled, "ENABLED", True)
+    monkeypatch.setattr(compiled, "_failed", [])
+    monkeypatch.setattr(adam._ADAM_PASS, "variants", _VARIANTS)
+    eager = []
+    chunked = adam._chunked_adam
+
+    def spy(params, *args, **kwargs):
+        eager.extend(p.numel() for p in params)
+        return chunked(params, *args, **kwargs)
+
+    monkeypatch.setattr(adam, "_chunked_adam", spy)
+    return eager
+
+
+def _torch_adam(kwargs):
+    kwargs = dict(kwargs)
+    cls = torch.optim.AdamW if kwargs.pop("decoupled_weight_decay", False) else torch.optim.Adam
+    return lambda ps: cls(ps, **kwargs, foreach=False)
+
+
+COMBOS = [{"lr": 0.01},
+          {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1},
+          {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "amsgrad": True},
+          {"lr": 0.01, "maximize": True, "betas": (0.3, 0.95), "eps": 1e-6}]
+
+
+@pytest.mark.parametrize("kwargs", COMBOS, ids=["default", "amsgrad-l2", "adamw-amsgrad",
+                                                "maximize-small-beta1"])
+def test_compiled_per_parameter_path_follows_torch(forced, kwargs):
+    """foreach=False on CPU runs the compiled single pass; 25 steps agree with torch's
+    for-loop to 1e-10 (the parity matrix's tolerance), flags included."""
+    result, _, _ = mlp_trajectory(lambda ps: Adam(ps, **kwargs, foreach=False))
+    reference, _, _ = mlp_trajectory(_torch_adam(kwargs))
+    assert forced == []  # no tensor went to the eager path
+    assert (result[-1] - result[0]).abs().max() > 1e-3
+    assert_close(result, reference, rtol=0, atol=1e-10)
+
+
+LAYOUTS = {
+    "column": lambda base: base[:, 1],
+    "block": lambda base: base[::2, 1:3],
+    "transposed": lambda base: base.t(),
+    "every-other-column": lambda base: base[:, ::2],
+}
+
+
+@pytest.mark.parametrize("path", [{}, {"foreach": False}], ids=["default", "for-loop"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_compiled_strided_views_in_place(forced, layout, path):
+    """A parameter that is a strided view into a larger storage is updated in place by
+    the compiled kernel, as torch moves it, and nothing else in the storage changes."""
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    shape = LAYOUTS[layout](start).shape
+    grads = [torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(3)]
+    kwargs = {"lr": 0.1, "amsgrad": True, "weight_decay": 0.1}
+    bases = []
+    for make in (lambda ps: Adam(ps, **kwargs, **path), _torch_adam(kwargs)):
+        base = start.clone()
+        p = torch.nn.Parameter(LAYOUTS[layout](base))
+        assert not p.is_contiguous()
+        opt = make([p])
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+        bases.append(base)
+    assert forced == []
+    assert_close(bases[0], bases[1], rtol=0, atol=1e-12)
+    mask = torch.ones_like(start, dtype=torch.bool)
+    LAYOUTS[layout](mask).fill_(False)
+    assert torch.equal(bases[0][mask], start[mask])
+
+
+def test_overlapping_parameter_goes_to_the_eager_path_and_is_refused(forced):
+    """An expanded tensor (one address for several elements) is never handed to the
+    compiled kernel; the eager path raises torch's error, writing nothing."""
+    storage = torch.zeros(1, dtype=torch.float64)
+    p = torch.nn.Parameter(storage.expand(4))
+    p.grad = torch.ones(4, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="memory location"):
+        Adam([p], lr=0.1, foreach=False).step()
+    assert forced == [4]
+    assert torch.equal(storage, torch.zeros(1, dtype=torch.float64))
+
+
+def test_internal_overlap_test():
+    base = torch.zeros(6, 4)
+    for view in (base, base[:, 1], base[::2, 1:3], base.t(), base[:, ::2],
+                 torch.zeros(3, 1, 5)[:, :, ::2]):
+        assert compiled._no_internal_overlap(view)
+    for view in (base[0].expand(3, 4), torch.zeros(10).as_strided((3, 3), (2, 1))):
+        assert not compiled._no_internal_overlap(view)
+
+
+def test_failed_compile_falls_back_with_one_warning(forced, monkeypatch):
+    """When compiling fails (no C++ compiler, an inductor error), one RuntimeWarning says
+    so and every step runs on the eager path with torch's answer."""
+    def broken(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found")
+        return run
+
+    monkeypatch.setattr(compiled.torch, "compile", broken)
+    monkeypatch.setattr(adam._ADAM_PASS, "variants", {})
+    with pytest.warns(RuntimeWarning, match="InvalidCxxCompiler") as record:
+        result, _, _ = mlp_trajectory(lambda ps: Adam(ps, lr=0.01, foreach=False))
+    assert len(record) == 1
+    reference, _, _ = mlp_trajectory(_torch_adam({"lr": 0.01}))
+    assert torch.equal(result, reference)  # the eager path is torch's arithmetic, bit for bit
+    assert compiled._failed and len(forced) == 25 * 4
+
+
+def test_switched_off_and_variant_bound(forced, monkeypatch):
+    """TORCHMATH_COMPILE=0 (ENABLED) and a full variant budget both leave every tensor to
+    the eager path, compiling nothing."""
+    fresh: dict = {}
+    monkeypatch.setattr(adam._ADAM_PASS, "variants", fresh)
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    mlp_trajectory(lambda ps: Adam(ps, lr=0.01, foreach=False), steps=2)
+    monkeypatch.setattr(compiled, "ENABLED", True)
+    monkeypatch.setattr(compiled, "MAX_VARIANTS", 0)
+    result, _, _ = mlp_trajectory(lambda ps: Adam(ps, lr=0.01, foreach=False), steps=3)
+    reference, _, _ = mlp_trajectory(_torch_adam({"lr": 0.01}), steps=3)
+    assert fresh == {} and len(forced) == 5 * 4
+    assert torch.equal(result, reference)
+    code = "import torchmath.optim._compiled as c; print(c.ENABLED)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "TORCHMATH_COMPILE": "0"}, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"
+
+
+def test_autograd_on_with_leaf_parameters_keeps_torchs_error(forced):
+    """The functional kernel called with grad mode on, on leaves that require grad:
+    torch's in-place error, as on the eager path (the compiled call would hide it)."""
+    p = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    state = [torch.zeros(3, dtype=torch.float64) for _ in range(2)]
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        adam.adam_update([p], [torch.ones(3, dtype=torch.float64)], [state[0]], [state[1]],
+                         None, [torch.tensor(0.0)], lr=0.1, foreach=False)
+
+
+def test_concurrent_optimizers_in_threads(forced):
+    """Two optimizers stepping at once in two threads (the first step compiles): each
+    trajectory equals torch's."""
+    reference, _, _ = mlp_trajectory(_torch_adam({"lr": 0.02}))
+    results, errors = {}, []
+
+    def run(name):
+        try:
+            results[name] = mlp_trajectory(lambda ps: Adam(ps, lr=0.02, foreach=False))[0]
+        except Exception as error:  # noqa: BLE001  (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for result in results.values():
+        assert_close(result, reference, rtol=0, atol=1e-10)
+
+
+def test_inside_a_users_compiled_training_step(forced):
+    """A training step wrapped in torch.compile traces the optimizer's eager ops (the
+    compiled kernel is not called inside tracing) and follows torch's trajectory."""
+    from tests.optim._trajectory import make_data
+
+    def run(make):
+        X, y = make_data()
+        params = mlp_params()
+        opt = make(params)
+
+        def step():
+            opt.zero_grad()
+            W1, b1, W2, b2 = params
+            hidden = torch.addmm(b1, X, W1.t()).tanh()
+            torch.nn.functional.mse_loss(torch.addmm(b2, hidden, W2.t()), y).backward()
+            opt.step()
+
+        compiled_step = torch.compile(step, backend="aot_eager")
+        out = []
+        for _ in range(5):
+            compiled_step()
+            out.append(torch.cat([p.detach().reshape(-1) for p in params]))
+        return torch.stack(out)
+
+    result = run(lambda ps: Adam(ps, lr=0.01, foreach=False))
+    reference = run(_torch_adam({"lr": 0.01}))
+    assert_close(result, reference, rtol=0, atol=1e-10)
