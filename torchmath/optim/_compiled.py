@@ -39,9 +39,12 @@ from torch import Tensor
 
 __all__: list[str] = []
 
-#: smallest tensor (elements) given to a compiled kernel
+#: smallest tensor (elements) given alone to a compiled call (smaller ones only in batches)
 MIN_NUMEL = 1 << 14
-#: layout families compiled per kernel; further ones take the eager path
+#: groups of one shape handed to one compiled call
+BATCH = 4
+#: variants (layout family, batch, size class, flags) compiled per kernel; further ones
+#: take the eager path
 MAX_VARIANTS = 8
 #: the compiled kernels are on (``TORCHMATH_COMPILE=0`` turns them off)
 ENABLED = os.environ.get("TORCHMATH_COMPILE", "1") != "0"
@@ -78,16 +81,27 @@ def _fresh_copy(fn: Callable, tag: str) -> Callable:
                               fn.__closure__)
 
 
-class CompiledKernel:
-    """``fn(hyper, flags, *tensors)``, an elementwise in-place update of ``tensors``
-    written in plain torch ops, compiled per layout family and ``flags`` on first use.
+def _batched(fn: Callable, size: int) -> Callable:
+    """``fn`` over consecutive groups of ``size`` tensors (one compiled call for all)."""
+    def run(hyper, flags, *tensors):
+        for k in range(0, len(tensors), size):
+            fn(hyper, flags, *tensors[k:k + size])
+    return run
 
-    ``kernel(tensors, hyper, flags)`` runs it and returns ``True``, or returns ``False``
-    without touching anything when this path does not take the tensors (see the module
-    docstring); the caller then runs its eager path. ``hyper`` is a float64 tensor of
-    hyperparameters (values change without recompiling); ``flags`` a tuple of bools that
-    select the arithmetic (each combination is compiled on its own, so the default
-    flags compile to the leanest loop).
+
+class CompiledKernel:
+    """``fn(hyper, flags, *tensors)``, an elementwise in-place update of one group of
+    tensors (a parameter, its gradient, its states) written in plain torch ops, compiled
+    on first use per layout family, size class and ``flags``.
+
+    ``kernel(groups, hyper, flags)`` runs it on every group it takes and returns the
+    indices of the groups it left untouched, for the caller's eager path (see the module
+    docstring). Groups of one shape (and strides) go :data:`BATCH` to a compiled call, so
+    the call's fixed cost is paid once per batch; the rest go one per call if they have
+    at least :data:`MIN_NUMEL` elements. ``hyper`` is a float64 tensor of
+    hyperparameters (new values do not recompile); ``flags`` a tuple of bools that
+    select the arithmetic (each combination compiles on its own, so the default flags
+    compile to the leanest loop).
     """
 
     def __init__(self, fn: Callable[..., None]):
@@ -95,13 +109,14 @@ class CompiledKernel:
         self.variants: dict[tuple, Callable] = {}
 
     def takes(self, tensors: Sequence[Tensor]) -> bool:
+        """This path may update the group (its size is judged in ``__call__``)."""
         p = tensors[0]
-        return (ENABLED and not _failed and p.numel() >= MIN_NUMEL and p.dtype in _DTYPES
+        return (ENABLED and not _failed and p.dtype in _DTYPES and p.numel() > 1
                 and not torch.compiler.is_compiling()
                 and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
                 and all(_takes(t, p) for t in tensors))
 
-    def _compiled(self, key: tuple) -> Callable | None:
+    def _compiled(self, key: tuple, size: int) -> Callable | None:
         fn = self.variants.get(key)
         if fn is not None:
             return fn
@@ -110,28 +125,57 @@ class CompiledKernel:
                 if len(self.variants) >= MAX_VARIANTS:
                     return None
                 tag = str(len(self.variants))
-                self.variants[key] = torch.compile(_fresh_copy(self.fn, tag), dynamic=True,
-                                                   fullgraph=True)
+                run = _fresh_copy(_batched(self.fn, size), tag)
+                # a parallel loop whatever the thread count at compile time
+                options = {"cpp.dynamic_threads": True} if key[-1] == "big" else {}
+                self.variants[key] = torch.compile(run, dynamic=True, fullgraph=True,
+                                                   options=options)
             return self.variants[key]
 
-    def __call__(self, tensors: Sequence[Tensor], hyper: Tensor, flags: tuple = ()) -> bool:
-        if not self.takes(tensors):
-            return False
-        args = [t.detach() for t in tensors]
-        if all(a.is_contiguous() for a in args):
-            args = [a.view(-1) for a in args]
-            key: tuple = (flags, "flat", len(args))
-        else:
-            key = (flags, *((a.dim(), a.is_contiguous()) for a in args))
-        fn = self._compiled(key)
+    def _run(self, key: tuple, hyper: Tensor, flags: tuple, groups: list[list[Tensor]],
+             size: int) -> bool:
+        fn = self._compiled(key, size)
         if fn is None:
             return False
+        torch._dynamo.mark_static(hyper)  # its length is no size of the tensors'
         try:
-            fn(hyper, flags, *args)
+            fn(hyper, flags, *(a for args in groups for a in args))
         except Exception as error:  # noqa: BLE001  (compiling failed: inputs untouched)
             _give_up(error)
             return False
         return True
+
+    def __call__(self, groups: Sequence[Sequence[Tensor]], hyper: Tensor,
+                 flags: tuple = ()) -> list[int]:
+        left: list[int] = []
+        buckets: dict[tuple, list[tuple[int, list[Tensor]]]] = {}
+        for i, tensors in enumerate(groups):
+            if not self.takes(tensors):
+                left.append(i)
+                continue
+            args = [t.detach() for t in tensors]
+            if all(a.is_contiguous() for a in args):
+                args = [a.view(-1) for a in args]
+                layout: tuple = ("flat", len(args))
+                shape: tuple = (args[0].numel(),)
+            else:
+                layout = tuple((a.dim(), a.is_contiguous()) for a in args)
+                shape = tuple((a.shape, a.stride()) for a in args)
+            buckets.setdefault((layout, shape), []).append((i, args))
+        for (layout, _), members in buckets.items():
+            size = len(members[0][1])
+            big = "big" if members[0][1][0].numel() >= MIN_NUMEL else "small"
+            full = len(members) - len(members) % BATCH
+            for start in range(0, full, BATCH):
+                batch = members[start:start + BATCH]
+                if not self._run((flags, layout, BATCH, big), hyper, flags,
+                                 [args for _, args in batch], size):
+                    left.extend(i for i, _ in batch)
+            for i, args in members[full:]:
+                if big != "big" or not self._run((flags, layout, 1, big), hyper, flags,
+                                                 [args], size):
+                    left.append(i)
+        return sorted(left)
 
 
 def _give_up(error: Exception) -> None:

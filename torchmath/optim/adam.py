@@ -231,29 +231,25 @@ def _compiled_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, count,
         return list(range(len(params)))
     flags = (bool(maximize), weight_decay != 0 and not decoupled_weight_decay,
              weight_decay != 0 and bool(decoupled_weight_decay), 1 - beta1 < 0.5)
-    rest, hypers = [], {}
+    groups, by_count = [], {}
     for i, (p, g, m, v, mx, t) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, maxes,
                                                  steps, strict=True)):
         tensors = [p, g, m, v] + ([mx] if amsgrad else [])
         if any(torch.is_complex(x) for x in tensors):
             tensors = [torch.view_as_real(x) for x in tensors]
-        if not _ADAM_PASS.takes(tensors):
-            rest.append(i)
-            continue
-        if count:
-            t += 1
-        c = t.item()
-        h = hypers.get(c)
-        if h is None:
-            h = hypers[c] = torch.tensor(
-                [1 - beta1, beta2, 1 - beta2, (1 - beta2 ** c) ** 0.5, eps,
-                 -lr / (1 - beta1 ** c), weight_decay, 1 - lr * weight_decay],
-                dtype=torch.float64)
-        if not _ADAM_PASS(tensors, h, flags):
-            if count:
-                t -= 1
-            rest.append(i)
-    return rest
+        groups.append(tensors)
+        by_count.setdefault(t.item() + count, []).append(i)
+    rest = []
+    for c, indices in by_count.items():
+        h = torch.tensor([1 - beta1, beta2, 1 - beta2, (1 - beta2 ** c) ** 0.5, eps,
+                          -lr / (1 - beta1 ** c), weight_decay, 1 - lr * weight_decay],
+                         dtype=torch.float64)
+        left = {indices[j] for j in _ADAM_PASS([groups[i] for i in indices], h, flags)}
+        done = [steps[i] for i in indices if i not in left]
+        if count and done:
+            torch._foreach_add_(done, 1.0)
+        rest.extend(left)
+    return sorted(rest)
 
 
 def _chunked_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, lr, beta1, beta2,
