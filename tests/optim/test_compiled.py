@@ -4,9 +4,10 @@ elements on every layout, and every way it cannot run (compiling fails, switched
 too many variants, autograd on, a user's compiled step) falls back to the eager path with
 the same answer.
 
-The compiled path normally takes tensors of at least ``MIN_NUMEL`` elements (smaller
-ones in batches of ``BATCH`` of one shape); here it is forced onto the small float64 test
-models, and the tests check that it did run.
+The compiled path normally takes steps of at least ``MIN_TOTAL`` elements, and in them
+tensors of at least ``MIN_NUMEL`` elements (smaller ones in batches of ``BATCH`` of one
+shape); here it is forced onto the small float64 test models, and the tests check that
+it did run.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def forced(monkeypatch):
     """The compiled path on for every tensor; returns the list of tensors (numbers of
     elements) that the eager per-parameter path received."""
     monkeypatch.setattr(compiled, "MIN_NUMEL", 1)
+    monkeypatch.setattr(compiled, "MIN_TOTAL", 1)
     monkeypatch.setattr(compiled, "MAX_VARIANTS", 64)
     monkeypatch.setattr(compiled, "ENABLED", True)
     monkeypatch.setattr(compiled, "_failed", [])
@@ -250,3 +252,15 @@ def test_same_shape_tensors_go_in_batches(forced, monkeypatch):
         finals.append(torch.stack([p.detach() for p in params]))
     assert compiled.BATCH == 4 and forced == [12, 12] * 3
     assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
+
+
+def test_small_steps_are_not_compiled(forced, monkeypatch):
+    """A step over fewer than MIN_TOTAL elements stays eager (no compile stall for small
+    models), bit for bit torch's for-loop."""
+    monkeypatch.setattr(compiled, "MIN_TOTAL", 10**6)
+    fresh: dict = {}
+    monkeypatch.setattr(adam._ADAM_PASS, "variants", fresh)
+    result, _, _ = mlp_trajectory(lambda ps: Adam(ps, lr=0.01, foreach=False), steps=3)
+    reference, _, _ = mlp_trajectory(_torch_adam({"lr": 0.01}), steps=3)
+    assert fresh == {} and len(forced) == 3 * 4
+    assert torch.equal(result, reference)

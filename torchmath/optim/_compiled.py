@@ -41,6 +41,9 @@ __all__: list[str] = []
 
 #: smallest tensor (elements) given alone to a compiled call (smaller ones only in batches)
 MIN_NUMEL = 1 << 14
+#: smallest step (elements over all the tensors the path would take) worth compiling for:
+#: the first step's compile, 7-45 s on 2 cores, is paid back only on large models
+MIN_TOTAL = 1 << 20
 #: groups of one shape handed to one compiled call
 BATCH = 4
 #: variants (layout family, batch, size class, flags) compiled per kernel; further ones
@@ -70,7 +73,7 @@ def _no_internal_overlap(t: Tensor) -> bool:
 
 
 def _takes(t: Tensor, like: Tensor) -> bool:
-    return (type(t) in _PLAIN and t.device.type == "cpu" and t.dtype == like.dtype
+    return (type(t) in _PLAIN and t.dtype == like.dtype and t.device == like.device
             and _no_internal_overlap(t))
 
 
@@ -112,7 +115,7 @@ class CompiledKernel:
         """This path may update the group (its size is judged in ``__call__``)."""
         p = tensors[0]
         return (ENABLED and not _failed and p.dtype in _DTYPES and p.numel() > 1
-                and not torch.compiler.is_compiling()
+                and p.device.type == "cpu" and not torch.compiler.is_compiling()
                 and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
                 and all(_takes(t, p) for t in tensors))
 
@@ -153,7 +156,8 @@ class CompiledKernel:
             if not self.takes(tensors):
                 left.append(i)
                 continue
-            args = [t.detach() for t in tensors]
+            args = [t.detach() if t.requires_grad or type(t) is not Tensor else t
+                    for t in tensors]
             if all(a.is_contiguous() for a in args):
                 args = [a.view(-1) for a in args]
                 layout: tuple = ("flat", len(args))
@@ -162,6 +166,8 @@ class CompiledKernel:
                 layout = tuple((a.dim(), a.is_contiguous()) for a in args)
                 shape = tuple((a.shape, a.stride()) for a in args)
             buckets.setdefault((layout, shape), []).append((i, args))
+        if sum(len(m) * m[0][1][0].numel() for m in buckets.values()) < MIN_TOTAL:
+            return list(range(len(groups)))
         for (layout, _), members in buckets.items():
             size = len(members[0][1])
             big = "big" if members[0][1][0].numel() >= MIN_NUMEL else "small"

@@ -235,7 +235,7 @@ def _compiled_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, count,
     for i, (p, g, m, v, mx, t) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, maxes,
                                                  steps, strict=True)):
         tensors = [p, g, m, v] + ([mx] if amsgrad else [])
-        if any(torch.is_complex(x) for x in tensors):
+        if torch.is_complex(p):  # all of the parameter's dtype (check_update_args)
             tensors = [torch.view_as_real(x) for x in tensors]
         groups.append(tensors)
         by_count.setdefault(t.item() + count, []).append(i)
