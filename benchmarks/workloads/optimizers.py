@@ -11,11 +11,13 @@ parameters after the first step.
 
 ``adam_step_strided`` times Adam where torch's fused kernel cannot take the tensors:
 every parameter is a strided view into a larger storage (every other column), as a
-weight tied to a slice of another tensor is. torchmath's default stages the views through
-contiguous chunks into the fused kernel; the peers are torch's foreach and for-loop paths
-on the same views, and torch's fused kernel on contiguous copies (the ceiling; torch's
-fused kernel given the views themselves writes outside them). ``adam_step_own_kernels``
-times torchmath's per-parameter kernel (``foreach=False``) against the same peers.
+weight tied to a slice of another tensor is. torchmath's default runs its compiled single
+pass (torch.compile, torchmath/optim/_compiled.py) on the views themselves; the peers are
+torch's foreach and for-loop paths on the same views, and torch's fused kernel on
+contiguous copies (the ceiling; torch's fused kernel given the views themselves writes
+outside them). ``adam_step_own_kernels`` times torchmath's per-parameter path
+(``foreach=False``: the compiled single pass on CPU) against the same peers. The compile
+happens in the untimed first step.
 """
 
 from __future__ import annotations

@@ -6,24 +6,27 @@ per arithmetic op. An optimizer's elementwise update written as plain torch ops 
 compiled by inductor (a vectorized C++ loop on CPU) reads and writes each tensor once, on
 any strided layout, in place and without staging copies.
 
-When a tensor takes this path (:meth:`CompiledKernel.__call__` says ``True``): CPU
-float32/float64 tensors of at least :data:`MIN_NUMEL` elements (below that the compiled
-call's fixed cost, about 25 us, is not paid back), plain tensors or parameters with no
-internally overlapping layout, called outside ``torch.compile`` tracing (a user's
-compiled training step traces the eager ops itself) and not where eager torch would
-raise for an in-place update of a leaf that requires grad. Anything else, and
-everything once compiling has failed (no C++ compiler, an inductor error: one
-``RuntimeWarning``, then the eager path for the rest of the process) goes to the
-caller's eager path; ``TORCHMATH_COMPILE=0`` in the environment switches the compiled
-kernels off.
+When a tensor takes this path: a step (one optimizer call) over at least
+:data:`MIN_TOTAL` elements of such tensors (the first step's compile, measured 7-11 s
+with inductor's on-disk cache warm and 35-45 s cold on 2 busy cores, is paid back only on
+large models); CPU float32/float64 tensors with more than one element, plain tensors or
+parameters with no internally overlapping layout; tensors of one shape go
+:data:`BATCH` to a compiled call (its fixed cost, about 25-30 us, paid once per batch),
+the rest one per call if they have at least :data:`MIN_NUMEL` elements; called outside
+``torch.compile`` tracing (a user's compiled training step traces the eager ops itself)
+and not where eager torch would raise for an in-place update of a leaf that requires
+grad. Everything else goes to the caller's eager path, and so does everything once
+compiling has failed (no C++ compiler, an inductor error: one ``RuntimeWarning``, then
+the eager path for the rest of the process); ``TORCHMATH_COMPILE=0`` in the environment
+switches the compiled kernels off.
 
-Cost: a kernel compiles on its first use for each layout family (all tensors contiguous,
-taken flat; or the tensors' own ranks and contiguity), a few seconds each
-(benchmarks/workloads/optimizers.py reports it); shapes are symbolic
-(``dynamic=True``), so new sizes reuse the compiled code. Each family gets its own copy
-of the kernel's code object, because dynamo keeps compiled variants (and its recompile
-limit) per code object; at most :data:`MAX_VARIANTS` families per kernel, past that the
-eager path. Compilation holds dynamo's own lock; the bookkeeping here holds ours.
+Variants: shapes are symbolic (``dynamic=True``), so new sizes reuse the compiled code; a
+kernel compiles once per layout family (all tensors contiguous, taken flat; or the
+tensors' own ranks and contiguity), batch size, size class and flag combination. Each
+variant gets its own copy of the kernel's code object, because dynamo keeps compiled
+graphs (and its recompile limit) per code object; at most :data:`MAX_VARIANTS` per
+kernel, past that the eager path. Compilation holds dynamo's own lock; the bookkeeping
+here holds ours.
 """
 
 from __future__ import annotations

@@ -57,9 +57,16 @@ def adam_update(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor
     Complex parameters are updated as pairs of reals, as torch does.
 
     Paths. ``fused``: torch's fused kernel (one pass over memory), fed only contiguous
-    tensors: a strided parameter, gradient or state is staged through contiguous chunks
-    and written back, so the update touches exactly the tensor's own elements.
-    ``foreach``: multi-tensor ``torch._foreach_*`` ops. Neither: the per-parameter loop.
+    tensors; a strided parameter, gradient or state goes to the compiled single pass
+    below, or where that cannot run is staged through contiguous chunks and written
+    back, so the update touches exactly the tensor's own elements.
+    ``foreach``: multi-tensor ``torch._foreach_*`` ops. Neither: the per-parameter path,
+    which on CPU runs a single-pass kernel compiled by ``torch.compile`` (inductor) on
+    large steps (at least 1M elements; the first such step compiles, seconds to tens of
+    seconds; ``TORCHMATH_COMPILE=0`` switches it off) and torch's for-loop arithmetic,
+    op for op in cache-sized pieces, on the rest, and wherever compiling is unavailable
+    or fails (one warning). Both take float hyperparameters; results equal torch's
+    for-loop to rounding (the compiled loop may round the last bit differently).
     With both ``None`` the path is chosen by measurement: fused on CPU (2-4x faster than
     either other path), multi-tensor on accelerators, the per-parameter loop for
     ``differentiable`` (the only path autograd can record) and for a Tensor ``lr``
@@ -407,7 +414,8 @@ class Adam(KernelOptimizer):
             was 2-4x faster than the multi-tensor and per-parameter paths on a
             10M-parameter step (benchmarks/workloads/optimizers.py), multi-tensor on
             accelerators. The fused kernel only ever sees contiguous tensors: strided
-            parameters or gradients are staged through contiguous chunks.
+            parameters or gradients take a compiled single pass on large steps (see
+            :func:`adam_update`), else are staged through contiguous chunks.
         decoupled_weight_decay: AdamW's decoupled weight decay.
 
     Raises:
