@@ -113,7 +113,11 @@ def _numpy_blas():
         libs = ThreadpoolController().select(user_api="blas").lib_controllers
     except Exception:  # threadpoolctl missing or unable to read a library: leave threads
         libs = []
-    return numpy, libs
+    # NumPy's own BLAS (its wheels ship it beside the package, in numpy.libs or
+    # numpy/.dylibs); other loaded BLAS libraries (SciPy's, say) are not ours to set.
+    home = os.path.dirname(numpy.__file__)
+    own = [lib for lib in libs if str(lib.filepath).startswith(home)]
+    return numpy, own or libs
 
 
 _FLOATS = (torch.float32, torch.float64)
