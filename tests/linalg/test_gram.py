@@ -1,4 +1,5 @@
-"""column_gram: the blocked symmetric XᵀX equals NumPy's, is exactly symmetric, and composes."""
+"""column_gram: NumPy's syrk path and the blocked torch path both equal NumPy's XᵀX, are
+exactly symmetric, and compose (the torch path wherever a transform or gradient is active)."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from torch.autograd import gradcheck, gradgradcheck
 
 from tests.helpers import assert_close, assert_raises_naming
 from torchmath.linalg import column_gram
+from torchmath.linalg.gram import _syrk_gram
 
 
 @pytest.mark.parametrize("d,block", [(3, 128), (7, 2), (9, 4), (300, 128), (257, 64)])
@@ -83,3 +85,86 @@ def test_bad_input():
                          "column_gram", "'weights'")
     assert_raises_naming(ValueError, lambda: column_gram(torch.ones(3, 2), block_columns=0),
                          "column_gram", "'block_columns'")
+
+
+def _layouts(n, d, dtype):
+    wide = torch.randn(2 * n, 2 * d + 3, dtype=torch.float64).to(dtype)
+    return {
+        "C": wide[:n, :d].contiguous(),
+        "F": wide[:d, :n].contiguous().T,
+        "column slice": wide[:n, 1:d + 1],
+        "row slice": wide[1:n + 1, :d],
+        "strided": wide[::2, ::2][:n, :d],
+        "transposed strided": wide[::2, ::2][:d, :n].T,
+        "expanded": wide[:1, :d].expand(n, d),
+        "negative view": torch._neg_view(wide[:n, :d]),
+    }
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "column slice", "row slice", "strided",
+                                    "transposed strided", "expanded", "negative view"])
+def test_syrk_path_every_layout(layout, dtype):
+    x = _layouts(37, 11, dtype)[layout]
+    plain = x.double().resolve_neg().numpy()
+    ref = plain.T @ plain
+    got = column_gram(x)
+    assert _syrk_gram(x, None) is not None  # the default takes NumPy's syrk here
+    assert got.dtype == dtype and got.shape == (11, 11)
+    rtol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert_close(got.double(), ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    assert torch.equal(got, got.mT)
+    # and it equals torch's blocked product
+    assert_close(got.double(), column_gram(x, block_columns=4).double(), rtol=rtol,
+                 atol=rtol * np.abs(ref).max())
+
+
+def test_syrk_path_weights():
+    x = torch.randn(40, 9, dtype=torch.float64)
+    w = torch.rand(40, dtype=torch.float64)
+    w[3] = 0.0
+    ref = x.numpy().T @ np.diag(w.numpy()) @ x.numpy()
+    assert _syrk_gram(x, w) is not None
+    got = column_gram(x, w)
+    assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    assert torch.equal(got, got.mT)
+    signed = w - 0.5  # any sign: the torch path, same answer
+    assert _syrk_gram(x, signed) is None
+    ref = x.numpy().T @ np.diag(signed.numpy()) @ x.numpy()
+    assert_close(column_gram(x, signed), ref, rtol=1e-12, atol=1e-12)
+    # mixed precision is promoted first, as on the torch path
+    got = column_gram(x.float(), w)
+    assert got.dtype == torch.float64
+
+
+def test_syrk_path_declined_where_torch_must_run():
+    x = torch.randn(12, 5, dtype=torch.float64)
+    assert _syrk_gram(x.requires_grad_(), None) is None  # a graph to record
+    with torch.no_grad():
+        assert _syrk_gram(x, None) is not None
+    assert _syrk_gram(torch.randn(2, 12, 5, dtype=torch.float64), None) is None  # batched
+    assert _syrk_gram(x.detach().half(), None) is None
+    seen = []
+    torch.func.vmap(lambda t: seen.append(_syrk_gram(t, None)) or t)(x.detach().unsqueeze(0))
+    assert seen == [None]
+
+
+def test_default_path_gradients_and_transforms():
+    x = torch.randn(8, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(8, dtype=torch.float64, requires_grad=True)
+    assert gradcheck(column_gram, (x,)) and gradgradcheck(column_gram, (x,))
+    assert gradcheck(column_gram, (x, w)) and gradgradcheck(column_gram, (x, w))
+    with torch.no_grad():
+        assert not column_gram(x).requires_grad
+    v = torch.randn_like(x)
+    xd = x.detach()
+    ref_t = v.mT @ xd + xd.mT @ v
+    _, tangent = torch.func.jvp(column_gram, (xd,), (v,))
+    assert_close(tangent, ref_t, rtol=1e-12, atol=1e-12)
+    import torch.autograd.forward_ad as fwAD
+    with fwAD.dual_level():
+        out = column_gram(fwAD.make_dual(xd, v))
+        assert_close(fwAD.unpack_dual(out).tangent, ref_t, rtol=1e-12, atol=1e-12)
+    xb = torch.randn(3, 8, 5, dtype=torch.float64)
+    assert_close(torch.func.vmap(column_gram)(xb), xb.mT @ xb, rtol=1e-12, atol=1e-12)
+    compiled = torch.compile(column_gram, fullgraph=True)
+    assert_close(compiled(xd), xd.mT @ xd, rtol=1e-12, atol=1e-12)
