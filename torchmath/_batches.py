@@ -52,12 +52,6 @@ __all__ = ["Batches", "Intake", "Stream", "accumulate", "as_batches", "encode_la
 
 Y_KINDS = ("none", "targets", "labels")
 
-#: Rows per chunk of the scatter accumulation are chosen so a centred chunk is about this
-#: large: small enough that the allocator reuses the buffer (no fresh page faults per
-#: chunk), large enough that each chunk's X^T X still runs at matrix-product speed.
-CHUNK_BYTES = 8 * 2**20
-
-
 def _as_tuple(fn: str, batch: Any) -> tuple[Tensor, ...]:
     if isinstance(batch, Tensor):
         return (batch,)
@@ -366,9 +360,10 @@ def accumulate(intake: Intake, *, sync: bool | None = None, process_group=None,
     """Stream ``intake`` into the count, mean and scatter of the columns ``[X, y]``
     (``y`` only for real targets), all-reduced across processes.
 
-    Large batches are split into row chunks so the centred copy stays small. A rank with
-    no rows (an empty tensor or no batches at all) takes part with zeros. Raises the "no
-    data" error when no process saw a row.
+    Each batch's joint columns are joined and centred by ``column_gram`` one row chunk at
+    a time, so no full-size copy is made. A rank with no rows (an empty tensor or no
+    batches at all) takes part with zeros. Raises the "no data" error when no process saw
+    a row.
     """
     from torchmath.linalg.scatter import ScatterMatrix  # linalg sits above this module
 
@@ -381,13 +376,9 @@ def accumulate(intake: Intake, *, sync: bool | None = None, process_group=None,
         cols = X.shape[1] + (0 if Y is None else Y.shape[1])
         if stats is None:
             stats = ScatterMatrix(cols)
-        chunk = row_chunks(X.shape[0], cols * X.element_size(), CHUNK_BYTES)
-        for start in range(0, max(X.shape[0], 1), chunk):
-            # Joint columns [X, y] are formed per chunk, never for the whole batch.
-            Z = X[start:start + chunk]
-            if Y is not None:
-                Z = torch.cat([Z, Y[start:start + chunk]], 1)
-            stats.update(Z)
+        # The joint columns [X, y] are read as blocks: column_gram joins and centres them
+        # chunk by chunk, never for the whole batch.
+        stats.update(X if Y is None else (X, Y))
         check_finite_via(fn, "X", X, stats.mean[: X.shape[1]])
     intake.agree(sync=sync, process_group=process_group, device=device)
     t = (intake.n_targets or 0) if intake.y_kind == "targets" else 0

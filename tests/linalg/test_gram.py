@@ -108,7 +108,7 @@ def test_syrk_path_every_layout(layout, dtype):
     plain = x.double().resolve_neg().numpy()
     ref = plain.T @ plain
     got = column_gram(x)
-    assert _syrk_gram(x, None) is not None  # the default takes NumPy's syrk here
+    assert _syrk_gram([x], None, None) is not None  # the default takes NumPy's syrk here
     assert got.dtype == dtype and got.shape == (11, 11)
     rtol = 1e-12 if dtype == torch.float64 else 1e-5
     assert_close(got.double(), ref, rtol=rtol, atol=rtol * np.abs(ref).max())
@@ -123,12 +123,12 @@ def test_syrk_path_weights():
     w = torch.rand(40, dtype=torch.float64)
     w[3] = 0.0
     ref = x.numpy().T @ np.diag(w.numpy()) @ x.numpy()
-    assert _syrk_gram(x, w) is not None
+    assert _syrk_gram([x], w, None) is not None
     got = column_gram(x, w)
     assert_close(got, ref, rtol=1e-12, atol=1e-12)
     assert torch.equal(got, got.mT)
     signed = w - 0.5  # any sign: the torch path, same answer
-    assert _syrk_gram(x, signed) is None
+    assert _syrk_gram([x], signed, None) is None
     ref = x.numpy().T @ np.diag(signed.numpy()) @ x.numpy()
     assert_close(column_gram(x, signed), ref, rtol=1e-12, atol=1e-12)
     # mixed precision is promoted first, as on the torch path
@@ -138,13 +138,14 @@ def test_syrk_path_weights():
 
 def test_syrk_path_declined_where_torch_must_run():
     x = torch.randn(12, 5, dtype=torch.float64)
-    assert _syrk_gram(x.requires_grad_(), None) is None  # a graph to record
+    assert _syrk_gram([x.requires_grad_()], None, None) is None  # a graph to record
     with torch.no_grad():
-        assert _syrk_gram(x, None) is not None
-    assert _syrk_gram(torch.randn(2, 12, 5, dtype=torch.float64), None) is None  # batched
-    assert _syrk_gram(x.detach().half(), None) is None
+        assert _syrk_gram([x], None, None) is not None
+    assert _syrk_gram([torch.randn(2, 12, 5, dtype=torch.float64)], None, None) is None  # batched
+    assert _syrk_gram([x.detach().half()], None, None) is None
     seen = []
-    torch.func.vmap(lambda t: seen.append(_syrk_gram(t, None)) or t)(x.detach().unsqueeze(0))
+    torch.func.vmap(lambda t: seen.append(_syrk_gram([t], None, None)) or t)(
+        x.detach().unsqueeze(0))
     assert seen == [None]
 
 
@@ -168,3 +169,84 @@ def test_default_path_gradients_and_transforms():
     assert_close(torch.func.vmap(column_gram)(xb), xb.mT @ xb, rtol=1e-12, atol=1e-12)
     compiled = torch.compile(column_gram, fullgraph=True)
     assert_close(compiled(xd), xd.mT @ xd, rtol=1e-12, atol=1e-12)
+
+
+def _reference(blocks, weights=None, center=None):
+    x = np.concatenate([b.double().numpy() for b in blocks], -1)
+    if center is not None:
+        x = x - center.double().numpy()
+    w = np.ones(x.shape[0]) if weights is None else weights.double().numpy()
+    return x.T @ (w[:, None] * x)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("torch_path", [False, True])
+def test_blocks_and_center(weighted, torch_path, monkeypatch):
+    """Joined blocks about a centre, over several row chunks, on both paths."""
+    import torchmath.linalg.gram as gram_module
+    monkeypatch.setattr(gram_module, "CHUNK_BYTES", 8 * 3 * 8)  # 256-row chunks
+    X = torch.randn(700, 6, dtype=torch.float64) * 1e3 + 5e3
+    Y = torch.randn(700, 2, dtype=torch.float64)
+    c = torch.cat([X.mean(0), Y.mean(0)])
+    w = torch.rand(700, dtype=torch.float64) if weighted else None
+    block = 3 if torch_path else None
+    assert (_syrk_gram([X, Y], w, c) is not None)  # the default takes NumPy's path
+    got = column_gram((X, Y), w, center=c, block_columns=block)
+    ref = _reference([X, Y], w, c)
+    assert_close(got, ref, rtol=1e-11, atol=1e-9 * np.abs(ref).max())
+    assert torch.equal(got, got.mT)
+    # a strided block and a Fortran-ordered one are read as they are
+    Xs = torch.randn(6, 1400, dtype=torch.float64).T[::2]
+    Yf = torch.randn(2, 700, dtype=torch.float64).T
+    ref = _reference([Xs, Yf], w)
+    got = column_gram([Xs, Yf], w, block_columns=block)
+    assert_close(got, ref, rtol=1e-11, atol=1e-11 * np.abs(ref).max())
+
+
+def test_center_float32_and_promotion():
+    X = torch.randn(300, 5) + 100.0
+    c = X.double().mean(0)
+    got = column_gram(X, center=c)  # float32 data, float64 centre: float64 result
+    assert got.dtype == torch.float64
+    assert_close(got, _reference([X], None, c), rtol=1e-10, atol=1e-8)
+    got32 = column_gram(X, center=X.mean(0))
+    assert got32.dtype == torch.float32
+    ref = _reference([X], None, X.mean(0))
+    assert_close(got32, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+def test_center_gradients_and_transforms():
+    x = torch.randn(2, 7, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(2, 7, 2, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(7, dtype=torch.float64, requires_grad=True)
+
+    def f(x, y, c, w):
+        return column_gram((x, y), w, center=c)
+
+    assert gradcheck(f, (x, y, c, w)) and gradgradcheck(f, (x, y, c, w))
+    xd, yd, cd = x.detach(), y.detach(), c.detach()
+    out = torch.func.vmap(lambda a, b: column_gram((a, b), center=cd))(xd, yd)
+    for i in range(2):
+        assert_close(out[i], _reference([xd[i], yd[i]], None, cd), rtol=1e-12, atol=1e-12)
+    compiled = torch.compile(lambda a, b: column_gram((a, b), center=cd), fullgraph=True)
+    assert_close(compiled(xd[0], yd[0]), _reference([xd[0], yd[0]], None, cd), rtol=1e-12,
+                 atol=1e-12)
+
+
+def test_empty_rows_on_both_paths():
+    for block in (None, 2):
+        got = column_gram((torch.empty(0, 2), torch.empty(0, 1)), center=torch.ones(3),
+                          block_columns=block)
+        assert torch.equal(got, torch.zeros(3, 3))
+
+
+def test_bad_blocks_and_center():
+    assert_raises_naming(ValueError, lambda: column_gram([]), "column_gram", "'x'")
+    assert_raises_naming(ValueError, lambda: column_gram((torch.ones(3, 2), torch.ones(4, 1))),
+                         "column_gram", "'x'")
+    assert_raises_naming((TypeError, ValueError),
+                         lambda: column_gram((torch.ones(3, 2), torch.ones(3, 1).long())),
+                         "column_gram", "'x'")
+    assert_raises_naming(ValueError, lambda: column_gram(torch.ones(3, 2), center=torch.ones(3)),
+                         "column_gram", "'center'")

@@ -304,7 +304,7 @@ def elastic_net(X: Tensor, y: Tensor, alpha: float | Tensor = 1.0, l1_ratio: flo
     _check_xy(fn, X, y)
     check_in_range(fn, "l1_ratio", l1_ratio, 0.0, 1.0)
     stats = ScatterMatrix(X.shape[1] + 1)
-    stats.update(torch.cat([X, y.unsqueeze(-1)], -1))
+    stats.update((X, y.unsqueeze(-1)))
     coef, b, _, _ = _solve(fn, stats, alpha, l1_ratio, fit_intercept, max_iter, tol)
     return coef, b
 

@@ -3,6 +3,7 @@ the upper blocks of a blocked torch product."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 
 import numpy as np
@@ -21,6 +22,10 @@ __all__ = ["column_gram"]
 #: products that run slower, so the gain is 15-30%, not the 2x of a true ``syrk``.
 BLOCK_COLUMNS = 128
 
+#: Bytes per row chunk when blocks are joined or centred (at least 256 rows): the buffer
+#: stays in cache and is reused, and each chunk's update still runs at product speed.
+CHUNK_BYTES = 8 * 2**20
+
 
 def _block_edges(d: int, block: int) -> list[int]:
     nb = max(1, d // block)
@@ -30,7 +35,7 @@ def _block_edges(d: int, block: int) -> list[int]:
 def _plain_cpu(t: Tensor) -> bool:
     """A plain CPU float32/float64 tensor that NumPy may read as it is: no tensor subclass
     (fake, functional), no torch.func wrapper (vmap, grad, jvp), no graph being recorded
-    (autograd, forward-mode tangent, ``torch.compile`` tracing)."""
+    (autograd, forward-mode tangent)."""
     return (type(t) is Tensor and t.device.type == "cpu"
             and t.dtype in (torch.float32, torch.float64)
             and not (t.requires_grad and torch.is_grad_enabled())
@@ -38,49 +43,128 @@ def _plain_cpu(t: Tensor) -> bool:
             and fwAD.unpack_dual(t).tangent is None)
 
 
-def _blas_ready(a: np.ndarray) -> np.ndarray:
-    """``a`` itself when BLAS can read it in place (one unit stride, the other at least the
-    matrix's extent: C order, Fortran order, a column slice), else a C-ordered copy (NumPy
-    would otherwise fall back to its slow non-BLAS loop)."""
+def _as_array(t: Tensor) -> np.ndarray:
+    return t.detach().resolve_neg().numpy()  # zero-copy unless a negative view
+
+
+def _blas_ready(a: np.ndarray) -> bool:
+    """BLAS reads ``a`` in place: one unit stride, the other at least the matrix's extent
+    (C order, Fortran order, a column slice). Otherwise NumPy would fall back to its slow
+    non-BLAS loop, so the caller copies it first."""
     s0, s1 = (s // a.itemsize for s in a.strides)
     n, d = a.shape
-    if (s1 == 1 and s0 >= max(d, 1)) or (s0 == 1 and s1 >= max(n, 1)):
-        return a
-    return np.ascontiguousarray(a)
+    return (s1 == 1 and s0 >= max(d, 1)) or (s0 == 1 and s1 >= max(n, 1))
 
 
-def _syrk_gram(x: Tensor, weights: Tensor | None) -> Tensor | None:
-    """``XᵀX`` (or ``Xᵀ diag(w) X`` for ``w >= 0``, as ``(√w X)ᵀ(√w X)``) by NumPy's BLAS
-    ``syrk``, or ``None`` where that path does not apply (the caller then uses torch)."""
-    if torch.compiler.is_compiling() or x.dim() != 2 or not _plain_cpu(x):
+def _chunk_rows(n: int, d: int, itemsize: int) -> int:
+    """Rows per centred chunk: about :data:`CHUNK_BYTES`, and at least 256 rows so each
+    rank-k update still runs at matrix-product speed."""
+    return max(1, min(n, max(CHUNK_BYTES // max(1, d * itemsize), 256)))
+
+
+def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
+               center: Tensor | None) -> Tensor | None:
+    r"""The Gram matrix by NumPy's BLAS ``syrk``, or ``None`` where that path does not apply
+    (the caller then uses torch's product).
+
+    NumPy recognises ``a.T @ a`` (one buffer, transposed strides), calls ``?syrk`` and
+    mirrors the upper triangle, so the result is exactly symmetric. Joined blocks, a
+    centre or weights (``w >= 0``, as :math:`(\sqrt{w} X)^\top(\sqrt{w} X)`) are formed
+    chunk by chunk in one small reused buffer, by NumPy, so no torch kernel (whose OpenMP
+    threads would compete with OpenBLAS's still-spinning ones) runs between the updates.
+    """
+    tensors = [*blocks, *(t for t in (weights, center) if t is not None)]
+    if (torch.compiler.is_compiling() or any(b.dim() != 2 for b in blocks)
+            or not all(_plain_cpu(t) for t in tensors)):
         return None
+    if weights is not None and (weights.dim() != 1 or not bool((weights >= 0).all())):
+        return None  # any sign: (√w X)ᵀ(√w X) does not apply
+    if center is not None and center.dim() != 1:
+        return None
+    arrays = [_as_array(b) for b in blocks]
+    if len(arrays) == 1 and center is None and weights is None and _blas_ready(arrays[0]):
+        return torch.from_numpy(arrays[0].T @ arrays[0])
+    n, d = blocks[0].shape[0], sum(b.shape[1] for b in blocks)
+    dtype = arrays[0].dtype
+    edges = np.cumsum([0] + [a.shape[1] for a in arrays])
+    c = None if center is None else _as_array(center)
+    root = None if weights is None else _as_array(weights.sqrt())
+    step = _chunk_rows(n, d, dtype.itemsize)
+    buf = np.empty((step, d), dtype=dtype)
+    gram = np.zeros((d, d), dtype=dtype)
+    for s in range(0, n, step):
+        z = buf[: min(step, n - s)]
+        for a, lo, hi in zip(arrays, edges[:-1], edges[1:], strict=True):
+            if c is None:
+                np.copyto(z[:, lo:hi], a[s:s + step])
+            else:
+                np.subtract(a[s:s + step], c[lo:hi], out=z[:, lo:hi])
+        if root is not None:
+            np.multiply(z, root[s:s + step, None], out=z)
+        gram += z.T @ z
+    return torch.from_numpy(gram)
+
+
+def _torch_gram(x: Tensor, weights: Tensor | None, block: int) -> Tensor:
+    """Torch's product, from the diagonal and upper column blocks only, mirrored."""
     if weights is not None:
-        if weights.dim() != 1 or not _plain_cpu(weights) or not bool((weights >= 0).all()):
-            return None  # any-sign weights: (√w X)ᵀ(√w X) does not apply
-        x = x * weights.sqrt().unsqueeze(-1)
-    a = _blas_ready(x.detach().resolve_neg().numpy())
-    # NumPy recognises a.T @ a (one buffer, transposed strides) and calls ?syrk, then
-    # mirrors the upper triangle, so the result is exactly symmetric.
-    return torch.from_numpy(a.T @ a)
+        weights = weights.unsqueeze(-1)
+    edges = _block_edges(x.shape[-1], block)
+    if len(edges) <= 2:
+        left = x if weights is None else x * weights
+        return left.mT @ x
+    rows = []
+    for a, b in pairwise(edges):
+        panel = x[..., a:b] if weights is None else x[..., a:b] * weights
+        # (b - a, d - a): the diagonal block and every block to its right, padded on the
+        # left with zeros to the full width.
+        rows.append(torch.nn.functional.pad(panel.mT @ x[..., a:], (a, 0)))
+    upper = torch.cat(rows, -2)
+    return upper.triu() + upper.triu(1).mT
 
 
-def column_gram(x: Tensor, weights: Tensor | None = None, *,
-                block_columns: int | None = None) -> Tensor:
-    r"""The Gram matrix of the columns of ``x``, optionally with row weights.
+def _torch_gram_chunked(blocks: list[Tensor], weights: Tensor | None, center: Tensor | None,
+                        block: int) -> Tensor:
+    """Joined and centred row chunk by row chunk (no full-size temporary), then summed."""
+    if len(blocks) == 1 and center is None:
+        return _torch_gram(blocks[0], weights, block)
+    n, d = blocks[0].shape[-2], sum(b.shape[-1] for b in blocks)
+    step = _chunk_rows(n, d, blocks[0].element_size())
+    total = None
+    for s in range(0, max(n, 1), step):
+        z = torch.cat([b[..., s:s + step, :] for b in blocks], -1)
+        if center is not None:
+            z = z - center.unsqueeze(-2)
+        part = _torch_gram(z, None if weights is None else weights[..., s:s + step], block)
+        total = part if total is None else total + part
+    return total
+
+
+def column_gram(x: Tensor | Sequence[Tensor], weights: Tensor | None = None, *,
+                center: Tensor | None = None, block_columns: int | None = None) -> Tensor:
+    r"""The Gram matrix of the columns of ``x``, optionally about a centre and with row
+    weights: a scatter matrix.
 
     .. math::
-        G = X^\top \operatorname{diag}(w)\, X, \qquad G_{jk} = \sum_i w_i x_{ij} x_{ik}
+        G = (X - \mathbf 1 c^\top)^\top \operatorname{diag}(w)\, (X - \mathbf 1 c^\top),
+        \qquad G_{jk} = \sum_i w_i (x_{ij} - c_j)(x_{ik} - c_k)
+
+    ``x`` may be a sequence of tensors with the same rows, read as their columns side by
+    side (for example features and targets, :math:`X = [X_1, Y]`), and ``center`` a point
+    to subtract from every row (the mean, for a scatter matrix); both are applied row chunk
+    by row chunk, so no full-size joined or centred copy is made.
 
     :math:`G` is symmetric, and a BLAS ``syrk`` (symmetric rank-k update) computes only
     its upper triangle: half the arithmetic of the general product. torch exposes no
-    ``syrk`` (its ``X.mT @ X`` is a full GEMM), so on the CPU, for a plain 2-D float32 or
-    float64 tensor with no autograd graph, no ``torch.func`` transform and no
+    ``syrk`` (its ``X.mT @ X`` is a full GEMM), so on the CPU, for plain 2-D float32 or
+    float64 tensors with no autograd graph, no ``torch.func`` transform and no
     ``torch.compile`` tracing, the product is handed to NumPy (a dependency already) on a
     zero-copy view: NumPy recognises ``a.T @ a`` and calls its BLAS ``syrk``, about twice
     as fast as torch's product on the 2-core CPU (100000x256 float64: 122 ms against
-    221 ms). C order, Fortran order and column slices are read in place; other strides
-    are copied once. Non-negative weights take the same path as
-    :math:`(\sqrt{w} X)^\top (\sqrt{w} X)`.
+    221 ms). C order, Fortran order and column slices are read in place; other layouts,
+    joined blocks, a centre and non-negative weights (as
+    :math:`(\sqrt{w} X)^\top (\sqrt{w} X)`) go through one small buffer that NumPy fills
+    per row chunk.
 
     Everywhere else (GPU, batches, gradients, vmap, compile, weights of any sign), only
     the diagonal blocks of :math:`G` and the blocks above them are computed, each as one
@@ -88,32 +172,37 @@ def column_gram(x: Tensor, weights: Tensor | None = None, *,
     (:math:`X_{:,J}^\top X_{:,J:}`), and the lower triangle is mirrored from the upper.
     This does :math:`\tfrac12(1 + 1/n_b)` of the arithmetic of :math:`X^\top X` for
     :math:`n_b` blocks, with every piece still a large product. Either way the result is
-    exactly symmetric; the blocked path is differentiable, batched, and the same on every
-    device (the NumPy path is taken only when no gradient is recorded). For the Gram
-    matrix of *rows* (a kernel matrix) see :func:`torchmath.linalg.gram_matrix`.
+    exactly symmetric; the torch path is differentiable (in ``x``, ``weights`` and
+    ``center``), batched, and the same on every device (the NumPy path is taken only when
+    no gradient is recorded). For the Gram matrix of *rows* (a kernel matrix) see
+    :func:`torchmath.linalg.gram_matrix`.
 
     Source: the blocked symmetric rank-k update, Golub & Van Loan, *Matrix
     Computations* (4th ed.), §1.3 and §3.2.
 
     Args:
-        x: the data, rows are samples.
+        x: the data, rows are samples; or a sequence of such tensors with the same rows
+            and leading dimensions, whose columns are joined.
         weights: one weight per row (any sign); ``None`` for all ones.
+        center: the point :math:`c` subtracted from every row; ``None`` for zero.
         block_columns: columns per block of torch's blocked product (default
             :data:`BLOCK_COLUMNS`); when ``d`` is below twice this, one plain product is
             used. Giving it selects the blocked torch product even where NumPy's ``syrk``
             would apply.
 
     Shape:
-        ``x``: ``(..., n, d)``; ``weights``: ``(..., n)`` (broadcast with the batch
+        ``x``: ``(..., n, d)`` (or blocks ``(..., n, d_i)`` with :math:`\sum_i d_i = d`);
+        ``weights``: ``(..., n)`` and ``center``: ``(..., d)`` (broadcast with the batch
         dimensions of ``x``); returns ``(..., d, d)``.
 
     Returns:
         The symmetric :math:`d \times d` matrix :math:`G`, on the device of ``x``, in the
-        promoted dtype of ``x`` and ``weights`` (torch's type promotion).
+        promoted dtype of ``x``, ``weights`` and ``center`` (torch's type promotion).
 
     Raises:
-        ValueError: ``x`` is not floating or has fewer than 2 dimensions, ``weights``
-            has the wrong length, or ``block_columns`` is not a positive integer.
+        ValueError: ``x`` (or a block) is not floating or has fewer than 2 dimensions,
+            blocks differ in their leading dimensions, ``weights`` or ``center`` has the
+            wrong length, or ``block_columns`` is not a positive integer.
 
     Example:
         >>> x = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
@@ -123,33 +212,34 @@ def column_gram(x: Tensor, weights: Tensor | None = None, *,
         >>> column_gram(x, torch.tensor([1.0, 0.0, 2.0]))
         tensor([[51., 62.],
                 [62., 76.]])
+        >>> column_gram((x[:, :1], x[:, 1:]), center=x.mean(0))  # joined, centred
+        tensor([[8., 8.],
+                [8., 8.]])
     """
     fn = "column_gram"
-    check_floating(fn, "x", x)
-    check_ndim(fn, "x", x, min_ndim=2)
+    blocks = [x] if isinstance(x, Tensor) else list(x) if isinstance(x, Sequence) else [x]
+    if not blocks:
+        raise fail(fn, "x", "a tensor or a non-empty sequence of tensors", "an empty sequence")
+    for b in blocks:
+        check_floating(fn, "x", b)
+        check_ndim(fn, "x", b, min_ndim=2)
+        if b.shape[:-1] != blocks[0].shape[:-1]:
+            raise fail(fn, "x", f"blocks of shape {tuple(blocks[0].shape[:-1])} + (d_i,)",
+                       [tuple(t.shape) for t in blocks])
+    n, d = blocks[0].shape[-2], sum(b.shape[-1] for b in blocks)
     if weights is not None:
         check_floating(fn, "weights", weights)
-        if weights.dim() < 1 or weights.shape[-1] != x.shape[-2]:
-            raise fail(fn, "weights", f"of shape (..., {x.shape[-2]})", tuple(weights.shape))
-    (x, weights), out_dtype = promote(x, weights)
+        if weights.dim() < 1 or weights.shape[-1] != n:
+            raise fail(fn, "weights", f"of shape (..., {n})", tuple(weights.shape))
+    if center is not None:
+        check_floating(fn, "center", center)
+        if center.dim() < 1 or center.shape[-1] != d:
+            raise fail(fn, "center", f"of shape (..., {d})", tuple(center.shape))
+    (*blocks, weights, center), out_dtype = promote(*blocks, weights, center)
     block = BLOCK_COLUMNS if block_columns is None else block_columns
     if not isinstance(block, int) or isinstance(block, bool) or block < 1:
         raise fail(fn, "block_columns", "a positive integer", block)
-    if block_columns is None:
-        gram = _syrk_gram(x, weights)
-        if gram is not None:
-            return gram.to(out_dtype)
-    if weights is not None:
-        weights = weights.unsqueeze(-1)
-    edges = _block_edges(x.shape[-1], block)
-    if len(edges) <= 2:
-        left = x if weights is None else x * weights
-        return (left.mT @ x).to(out_dtype)
-    rows = []
-    for a, b in pairwise(edges):
-        panel = x[..., a:b] if weights is None else x[..., a:b] * weights
-        # (b - a, d - a): the diagonal block and every block to its right, padded on the
-        # left with zeros to the full width.
-        rows.append(torch.nn.functional.pad(panel.mT @ x[..., a:], (a, 0)))
-    upper = torch.cat(rows, -2)
-    return (upper.triu() + upper.triu(1).mT).to(out_dtype)
+    gram = _syrk_gram(blocks, weights, center) if block_columns is None else None
+    if gram is None:
+        gram = _torch_gram_chunked(blocks, weights, center, block)
+    return gram.to(out_dtype)

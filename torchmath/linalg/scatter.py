@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -72,19 +74,24 @@ class ScatterMatrix:
                                    device=device)
 
     @staticmethod
-    def batch_stats(x: Tensor, weights: Tensor | None = None, diagonal: bool = False):
-        """Count, mean and scatter of one batch, centred at the batch mean."""
+    def batch_stats(x: Tensor | Sequence[Tensor], weights: Tensor | None = None,
+                    diagonal: bool = False):
+        """Count, mean and scatter of one batch, centred at the batch mean (``x`` may be
+        column blocks with the same rows, joined without a copy)."""
+        blocks = [x] if isinstance(x, Tensor) else list(x)
+        n = blocks[0].shape[0]
         if weights is None:
-            count = x.new_tensor(float(x.shape[0]))
-            mean = x.mean(0) if x.shape[0] else x.new_zeros(x.shape[1])
-            centred = x - mean
-            scatter = centred.square().sum(0) if diagonal else column_gram(centred)
+            count = blocks[0].new_tensor(float(n))
+            mean = torch.cat([b.mean(0) if n else b.new_zeros(b.shape[1]) for b in blocks])
         else:
             count = weights.sum()
-            mean = (weights @ x) / count.clamp_min(torch.finfo(x.dtype).tiny)
-            centred = x - mean
-            scatter = (weights @ centred.square()) if diagonal else \
-                column_gram(centred, weights)
+            tiny = torch.finfo(blocks[0].dtype).tiny
+            mean = torch.cat([weights @ b for b in blocks]) / count.clamp_min(tiny)
+        if diagonal:
+            centred = torch.cat(blocks, 1) - mean
+            scatter = centred.square().sum(0) if weights is None else weights @ centred.square()
+        else:
+            scatter = column_gram(blocks, weights, center=mean)
         return count, mean, scatter
 
     def _merge_stats(self, count: Tensor, mean: Tensor, scatter: Tensor) -> None:
@@ -97,23 +104,33 @@ class ScatterMatrix:
         self.scatter = self.scatter + scatter + correction
         self.count = total
 
-    def update(self, x: Tensor, weights: Tensor | None = None) -> None:
-        """Add a batch of rows (optionally weighted)."""
+    def update(self, x: Tensor | Sequence[Tensor], weights: Tensor | None = None) -> None:
+        """Add a batch of rows (optionally weighted). ``x`` is ``(n, d)``, or a sequence of
+        ``(n, d_i)`` column blocks (for example features and targets) that together make
+        the ``d`` columns, joined without a copy."""
         fn = "ScatterMatrix.update"
-        check_floating(fn, "x", x)
-        check_ndim(fn, "x", x, ndim=2)
-        check_shape(fn, "x", x, (self.dim,))
-        if weights is not None and weights.shape != x.shape[:1]:
-            raise fail(fn, "weights", f"of shape ({x.shape[0]},)", tuple(weights.shape))
+        blocks = [x] if isinstance(x, Tensor) or not isinstance(x, Sequence) else list(x)
+        for b in blocks:
+            check_floating(fn, "x", b)
+            check_ndim(fn, "x", b, ndim=2)
+        if len(blocks) == 1:
+            check_shape(fn, "x", blocks[0], (self.dim,))
+        elif (sum(b.shape[1] for b in blocks) != self.dim
+              or any(b.shape[0] != blocks[0].shape[0] for b in blocks)):
+            raise fail(fn, "x", f"blocks with the same rows and {self.dim} columns in all",
+                       [tuple(b.shape) for b in blocks])
+        n = blocks[0].shape[0]
+        if weights is not None and weights.shape != (n,):
+            raise fail(fn, "weights", f"of shape ({n},)", tuple(weights.shape))
         if self.count is None:
-            self._init(x)
-        x = x.to(self.mean.dtype)
+            self._init(blocks[0])
+        blocks = [b.to(self.mean.dtype) for b in blocks]
         if weights is not None:
             weights = weights.to(self.mean.dtype)
-        self.n_rows += x.shape[0]
-        if x.shape[0] == 0:
+        self.n_rows += n
+        if n == 0:
             return
-        self._merge_stats(*self.batch_stats(x, weights, self.diagonal))
+        self._merge_stats(*self.batch_stats(blocks, weights, self.diagonal))
 
     def merge(self, other: ScatterMatrix) -> ScatterMatrix:
         """Fold another accumulator's data into this one (either may be empty)."""
