@@ -172,6 +172,14 @@ def elastic_net_gram(G: Tensor, q: Tensor, alpha: Tensor, l1_ratio: float = 0.5,
     O'Donoghue & Candès (2015) (adaptive restart).
     """
     _check_gram_problem("elastic_net_gram", G, q, alpha, l1_ratio, max_iter, check_every)
+    return _solve_gram(G, q, alpha, l1_ratio, max_iter, tol, check_every)
+
+
+def _solve_gram(G: Tensor, q: Tensor, alpha: Tensor, l1_ratio: float, max_iter: int,
+                tol: float, check_every: int = 10) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`elastic_net_gram` without its checks, for a ``G`` that is a Gram matrix by
+    construction (the estimators' accumulated scatter: finite when the data are, and
+    positive semi-definite, so the eigenvalue check would be a wasted ``d^3``)."""
     A, d = alpha.shape[0], q.shape[-1]
     l1 = (alpha * l1_ratio).unsqueeze(-1)  # (A, 1)
     l2 = (alpha * (1 - l1_ratio)).unsqueeze(-1)
@@ -240,7 +248,8 @@ def _solve(fn: str, stats: ScatterMatrix, alpha, l1_ratio, fit_intercept, max_it
         mean = torch.zeros_like(stats.mean)
     G, q = S[:-1, :-1], S[:-1, -1]
     alphas, scalar = _as_alphas(fn, alpha, G)
-    W, n_iter, converged = elastic_net_gram(G, q, alphas, l1_ratio, max_iter=max_iter, tol=tol)
+    check_finite(fn, "alpha", alphas)
+    W, n_iter, converged = _solve_gram(G, q, alphas, l1_ratio, max_iter, tol)
     b = mean[-1] - W @ mean[:-1]
     if not bool(converged.all()):
         warnings.warn(f"{fn}: the KKT conditions were not certified for "
