@@ -250,3 +250,14 @@ def test_bad_blocks_and_center():
                          "column_gram", "'x'")
     assert_raises_naming(ValueError, lambda: column_gram(torch.ones(3, 2), center=torch.ones(3)),
                          "column_gram", "'center'")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_propagates_without_warnings(bad):
+    """NaN and inf reach the result on the NumPy path as on torch's, with no NumPy warning
+    (pytest runs with warnings as errors)."""
+    x = torch.randn(30, 4, dtype=torch.float64)
+    x[3, 1] = bad
+    for kwargs in ({}, {"center": x.mean(0)}, {"weights": torch.rand(30, dtype=x.dtype)}):
+        got = column_gram(x, **kwargs)
+        assert not torch.isfinite(got[1]).all() and torch.isfinite(got[0, [0, 2, 3]]).all()

@@ -70,8 +70,8 @@ def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
     NumPy recognises ``a.T @ a`` (one buffer, transposed strides), calls ``?syrk`` and
     mirrors the upper triangle, so the result is exactly symmetric. Joined blocks, a
     centre or weights (``w >= 0``, as :math:`(\sqrt{w} X)^\top(\sqrt{w} X)`) are formed
-    chunk by chunk in one small reused buffer, by NumPy, so no torch kernel (whose OpenMP
-    threads would compete with OpenBLAS's still-spinning ones) runs between the updates.
+    chunk by chunk by NumPy in one small reused buffer (it stays in cache), so each chunk
+    costs one pass over its rows and one BLAS call, and no full-size copy is made.
     """
     tensors = [*blocks, *(t for t in (weights, center) if t is not None)]
     if (torch.compiler.is_compiling() or any(b.dim() != 2 for b in blocks)
@@ -81,28 +81,34 @@ def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
         return None  # any sign: (√w X)ᵀ(√w X) does not apply
     if center is not None and center.dim() != 1:
         return None
-    arrays = [_as_array(b) for b in blocks]
+    with np.errstate(all="ignore"):  # NaN and inf propagate silently, as in torch
+        return torch.from_numpy(_numpy_gram([_as_array(b) for b in blocks],
+                                            None if weights is None else _as_array(weights),
+                                            None if center is None else _as_array(center)))
+
+
+def _numpy_gram(arrays: list[np.ndarray], weights: np.ndarray | None,
+                center: np.ndarray | None) -> np.ndarray:
     if len(arrays) == 1 and center is None and weights is None and _blas_ready(arrays[0]):
-        return torch.from_numpy(arrays[0].T @ arrays[0])
-    n, d = blocks[0].shape[0], sum(b.shape[1] for b in blocks)
+        return arrays[0].T @ arrays[0]
+    n, d = arrays[0].shape[0], sum(a.shape[1] for a in arrays)
     dtype = arrays[0].dtype
     edges = np.cumsum([0] + [a.shape[1] for a in arrays])
-    c = None if center is None else _as_array(center)
-    root = None if weights is None else _as_array(weights.sqrt())
+    root = None if weights is None else np.sqrt(weights)
     step = _chunk_rows(n, d, dtype.itemsize)
     buf = np.empty((step, d), dtype=dtype)
     gram = np.zeros((d, d), dtype=dtype)
     for s in range(0, n, step):
         z = buf[: min(step, n - s)]
         for a, lo, hi in zip(arrays, edges[:-1], edges[1:], strict=True):
-            if c is None:
+            if center is None:
                 np.copyto(z[:, lo:hi], a[s:s + step])
             else:
-                np.subtract(a[s:s + step], c[lo:hi], out=z[:, lo:hi])
+                np.subtract(a[s:s + step], center[lo:hi], out=z[:, lo:hi])
         if root is not None:
             np.multiply(z, root[s:s + step, None], out=z)
         gram += z.T @ z
-    return torch.from_numpy(gram)
+    return gram
 
 
 def _torch_gram(x: Tensor, weights: Tensor | None, block: int) -> Tensor:
