@@ -72,6 +72,7 @@ register(Workload(
                 requires=("sklearn",), goal=1.0, options="precompute=True, tol=1e-10")],
     check=check,
     tolerance=1e-6,
+    # XᵀX as a symmetric rank-k update (BLAS syrk): one multiply-add per pair j <= k per row
     flops=lambda p: p["n"] * p["d"] ** 2,
     scaling="n",
     devices=("cpu", "cuda"),

@@ -94,6 +94,7 @@ register(Workload(
     ],
     check=check,
     tolerance=1e-8,
+    # XᵀX as a symmetric rank-k update (BLAS syrk): one multiply-add per pair j <= k per row
     flops=lambda p: p["n"] * p["d"] ** 2,
     scaling="n",
 ))
