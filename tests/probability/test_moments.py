@@ -33,6 +33,12 @@ def test_functions_match_numpy(rng, correction):
         c = np.cov(x[b].T, aweights=w, ddof=0)
         sd = np.sqrt(np.diag(c))
         assert_close(corr(t, weights=tw)[b], c / np.outer(sd, sd))
+        # one matrix (NumPy's syrk path of column_gram): same values, shape (d, d)
+        for weights in (None, tw):
+            got = cov(t[b], weights=weights, correction=correction)
+            ref = np.cov(x[b].T, aweights=None if weights is None else w, ddof=correction)
+            assert got.shape == (4, 4)
+            assert_close(got, ref)
 
 
 def test_gradients():

@@ -120,9 +120,8 @@ def mle_mvn(x: Tensor) -> MVNMLE:
     fn = "mle_mvn"
     check_ndim(fn, "x", x, min_ndim=2)
     x = _samples(fn, x, -2)
-    mu = x.mean(-2, keepdim=True)
-    centred = x - mu
-    return MVNMLE(mu.squeeze(-2), column_gram(centred) / x.shape[-2])
+    mu = x.mean(-2)
+    return MVNMLE(mu, column_gram(x, center=mu) / x.shape[-2])
 
 
 def mle_bernoulli(x: Tensor, dim: int = -1) -> Tensor:

@@ -184,12 +184,10 @@ def cov(x: Tensor, *, weights: Tensor | None = None, correction: int = 1) -> Ten
         check_finite(fn, "weights", weights)
         w = weights.to(x.dtype).unsqueeze(-1)
         v1 = w.sum(-2, keepdim=True)
-        mu = (w * x).sum(-2, keepdim=True) / v1
-        centred = x - mu
+        mu = (w * x).sum(-2) / v1.squeeze(-1)
         denom = v1 if c == 0 else v1 - w.square().sum(-2, keepdim=True) / v1
-        return column_gram(centred, w.squeeze(-1)) / denom
-    centred = x - x.mean(-2, keepdim=True)
-    return column_gram(centred) / (n - c)
+        return column_gram(x, w.squeeze(-1), center=mu) / denom
+    return column_gram(x, center=x.mean(-2)) / (n - c)
 
 
 def _corr_from_cov(S: Tensor) -> Tensor:
