@@ -35,7 +35,8 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
-__all__ = ["get_cpu_blas", "gram", "matmul", "set_cpu_blas", "uses_numpy"]
+__all__ = ["blas_ready", "call", "get_cpu_blas", "gram", "matmul", "numpy_view", "set_cpu_blas",
+           "uses_numpy"]
 
 _CHOICES = ("auto", "numpy", "torch")
 _POLICY = os.environ.get("TORCHMATH_CPU_BLAS", "auto").lower()
@@ -135,8 +136,18 @@ def _plain_cpu(t: Tensor) -> bool:
             and fwAD.unpack_dual(t).tangent is None)
 
 
-def _numpy(t: Tensor):
+def numpy_view(t: Tensor):
+    """The NumPy array sharing ``t``'s memory (a negative-bit view is resolved first)."""
     return t.detach().resolve_neg().numpy()
+
+
+def blas_ready(a) -> bool:
+    """BLAS reads the 2-D array ``a`` in place: one unit stride, the other at least the
+    matrix's extent (C order, Fortran order, a column slice). NumPy would run other
+    layouts through its slow non-BLAS loop, so callers copy them first."""
+    rows, cols = (stride // a.itemsize for stride in a.strides)
+    n, d = a.shape
+    return (cols == 1 and rows >= max(d, 1)) or (rows == 1 and cols >= max(n, 1))
 
 
 def uses_numpy(*tensors: Tensor, symmetric: bool = False) -> bool:
@@ -151,7 +162,9 @@ def uses_numpy(*tensors: Tensor, symmetric: bool = False) -> bool:
     return all(_plain_cpu(t) for t in tensors)
 
 
-def _call(fn):
+def call(fn):
+    """``fn(numpy)`` with NumPy's BLAS on torch's thread count and NumPy's floating-point
+    warnings off (inf and NaN propagate silently, as in torch)."""
     numpy, libs = _numpy_blas()
     want = torch.get_num_threads()
     before = [lib.get_num_threads() for lib in libs]
@@ -177,11 +190,11 @@ def matmul(a: Tensor, b: Tensor, *, out: Tensor | None = None) -> Tensor:
         return torch.matmul(a, b, out=out)
     if not uses_numpy(a, b):
         return torch.matmul(a, b, out=out)
-    an, bn = _numpy(a), _numpy(b)
+    an, bn = numpy_view(a), numpy_view(b)
     if out is None:
-        return torch.from_numpy(_call(lambda np: np.asarray(np.matmul(an, bn))))
-    outn = _numpy(out)
-    _call(lambda np: np.matmul(an, bn, out=outn))
+        return torch.from_numpy(call(lambda np: np.asarray(np.matmul(an, bn))))
+    outn = numpy_view(out)
+    call(lambda np: np.matmul(an, bn, out=outn))
     return out
 
 
@@ -190,13 +203,9 @@ def gram(x: Tensor) -> Tensor:
     symmetric), else torch's general product."""
     if x.dim() != 2 or not uses_numpy(x, symmetric=True):
         return x.mT @ x
-    xn = _numpy(x)
-    rows, cols = (stride // xn.itemsize for stride in xn.strides)
-    n, d = xn.shape
-    if not ((cols == 1 and rows >= max(d, 1)) or (rows == 1 and cols >= max(n, 1))):
-        # BLAS reads one unit stride (C or Fortran order, a column slice); NumPy would
-        # otherwise fall back to its slow loop, so other layouts are copied once.
-        xn = xn.copy(order="C")
+    xn = numpy_view(x)
+    if not blas_ready(xn):
+        xn = xn.copy(order="C")  # copied once: NumPy's non-BLAS loop is far slower
     # NumPy recognises ``a.T @ a`` (one buffer, transposed strides), calls ?syrk and
     # mirrors the upper triangle: the result is exactly symmetric.
-    return torch.from_numpy(_call(lambda np: xn.T @ xn))
+    return torch.from_numpy(call(lambda np: xn.T @ xn))

@@ -143,6 +143,14 @@ def test_syrk_path_declined_where_torch_must_run():
         assert _syrk_gram([x], None, None) is not None
     assert _syrk_gram([torch.randn(2, 12, 5, dtype=torch.float64)], None, None) is None  # batched
     assert _syrk_gram([x.detach().half()], None, None) is None
+    import torchmath
+    torchmath.set_cpu_blas("torch")
+    try:
+        assert _syrk_gram([x.detach()], None, None) is None  # the policy keeps torch's
+        assert_close(column_gram(x.detach()), x.detach().mT @ x.detach(), rtol=1e-12,
+                     atol=1e-12)
+    finally:
+        torchmath.set_cpu_blas("auto")
     seen = []
     torch.func.vmap(lambda t: seen.append(_syrk_gram([t], None, None)) or t)(
         x.detach().unsqueeze(0))

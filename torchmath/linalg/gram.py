@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-import numpy as np
 import torch
-import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
+from torchmath import _cpu_blas
 from torchmath._validation import check_floating, check_ndim, fail, promote
 
 __all__ = ["column_gram"]
@@ -32,30 +31,6 @@ def _block_edges(d: int, block: int) -> list[int]:
     return [round(i * d / nb) for i in range(nb + 1)]
 
 
-def _plain_cpu(t: Tensor) -> bool:
-    """A plain CPU float32/float64 tensor that NumPy may read as it is: no tensor subclass
-    (fake, functional), no torch.func wrapper (vmap, grad, jvp), no graph being recorded
-    (autograd, forward-mode tangent)."""
-    return (type(t) is Tensor and t.device.type == "cpu"
-            and t.dtype in (torch.float32, torch.float64)
-            and not (t.requires_grad and torch.is_grad_enabled())
-            and not torch._C._functorch.is_functorch_wrapped_tensor(t)
-            and fwAD.unpack_dual(t).tangent is None)
-
-
-def _as_array(t: Tensor) -> np.ndarray:
-    return t.detach().resolve_neg().numpy()  # zero-copy unless a negative view
-
-
-def _blas_ready(a: np.ndarray) -> bool:
-    """BLAS reads ``a`` in place: one unit stride, the other at least the matrix's extent
-    (C order, Fortran order, a column slice). Otherwise NumPy would fall back to its slow
-    non-BLAS loop, so the caller copies it first."""
-    s0, s1 = (s // a.itemsize for s in a.strides)
-    n, d = a.shape
-    return (s1 == 1 and s0 >= max(d, 1)) or (s0 == 1 and s1 >= max(n, 1))
-
-
 def _chunk_rows(n: int, d: int, itemsize: int) -> int:
     """Rows per centred chunk: about :data:`CHUNK_BYTES`, and at least 256 rows so each
     rank-k update still runs at matrix-product speed."""
@@ -64,8 +39,9 @@ def _chunk_rows(n: int, d: int, itemsize: int) -> int:
 
 def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
                center: Tensor | None) -> Tensor | None:
-    r"""The Gram matrix by NumPy's BLAS ``syrk``, or ``None`` where that path does not apply
-    (the caller then uses torch's product).
+    r"""The Gram matrix by NumPy's BLAS ``syrk`` (through :mod:`torchmath._cpu_blas`: its
+    policy, torch's thread count, NaN/inf propagated silently), or ``None`` where that path
+    does not apply (the caller then uses torch's product).
 
     NumPy recognises ``a.T @ a`` (one buffer, transposed strides), calls ``?syrk`` and
     mirrors the upper triangle, so the result is exactly symmetric. Joined blocks, a
@@ -74,23 +50,22 @@ def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
     costs one pass over its rows and one BLAS call, and no full-size copy is made.
     """
     tensors = [*blocks, *(t for t in (weights, center) if t is not None)]
-    if (torch.compiler.is_compiling() or any(b.dim() != 2 for b in blocks)
-            or not all(_plain_cpu(t) for t in tensors)):
+    if (any(b.dim() != 2 for b in blocks) or (center is not None and center.dim() != 1)
+            or (weights is not None and weights.dim() != 1)
+            or not _cpu_blas.uses_numpy(*tensors, symmetric=True)):
         return None
-    if weights is not None and (weights.dim() != 1 or not bool((weights >= 0).all())):
+    if weights is not None and not bool((weights >= 0).all()):
         return None  # any sign: (√w X)ᵀ(√w X) does not apply
-    if center is not None and center.dim() != 1:
-        return None
-    with np.errstate(all="ignore"):  # NaN and inf propagate silently, as in torch
-        return torch.from_numpy(_numpy_gram([_as_array(b) for b in blocks],
-                                            None if weights is None else _as_array(weights),
-                                            None if center is None else _as_array(center)))
+    arrays = [_cpu_blas.numpy_view(b) for b in blocks]
+    w = None if weights is None else _cpu_blas.numpy_view(weights)
+    c = None if center is None else _cpu_blas.numpy_view(center)
+    return torch.from_numpy(_cpu_blas.call(lambda np: _numpy_gram(np, arrays, w, c)))
 
 
-def _numpy_gram(arrays: list[np.ndarray], weights: np.ndarray | None,
-                center: np.ndarray | None) -> np.ndarray:
-    if len(arrays) == 1 and center is None and weights is None and _blas_ready(arrays[0]):
-        return arrays[0].T @ arrays[0]
+def _numpy_gram(np, arrays: list, weights, center):
+    a = arrays[0]
+    if len(arrays) == 1 and center is None and weights is None and _cpu_blas.blas_ready(a):
+        return a.T @ a
     n, d = arrays[0].shape[0], sum(a.shape[1] for a in arrays)
     dtype = arrays[0].dtype
     edges = np.cumsum([0] + [a.shape[1] for a in arrays])
@@ -165,12 +140,13 @@ def column_gram(x: Tensor | Sequence[Tensor], weights: Tensor | None = None, *,
     ``syrk`` (its ``X.mT @ X`` is a full GEMM), so on the CPU, for plain 2-D float32 or
     float64 tensors with no autograd graph, no ``torch.func`` transform and no
     ``torch.compile`` tracing, the product is handed to NumPy (a dependency already) on a
-    zero-copy view: NumPy recognises ``a.T @ a`` and calls its BLAS ``syrk``, about twice
-    as fast as torch's product on the 2-core CPU (100000x256 float64: 122 ms against
-    221 ms). C order, Fortran order and column slices are read in place; other layouts,
-    joined blocks, a centre and non-negative weights (as
-    :math:`(\sqrt{w} X)^\top (\sqrt{w} X)`) go through one small buffer that NumPy fills
-    per row chunk.
+    zero-copy view, with torch's thread count (:mod:`torchmath._cpu_blas`; the policy
+    :func:`torchmath.set_cpu_blas` ``("torch")`` keeps it in torch): NumPy recognises
+    ``a.T @ a`` and calls its BLAS ``syrk``, about twice as fast as torch's product on the
+    2-core CPU (100000x256 float64: 122 ms against 221 ms). C order, Fortran order and
+    column slices are read in place; other layouts, joined blocks, a centre and
+    non-negative weights (as :math:`(\sqrt{w} X)^\top (\sqrt{w} X)`) go through one small
+    buffer that NumPy fills per row chunk.
 
     Everywhere else (GPU, batches, gradients, vmap, compile, weights of any sign), only
     the diagonal blocks of :math:`G` and the blocks above them are computed, each as one
