@@ -42,3 +42,24 @@ def test_bad_input():
                          "'x'", "(..., 3)")
     assert_raises_naming(ValueError, lambda: s.update(torch.zeros(4, 3), torch.ones(3)),
                          "'weights'")
+
+
+def test_column_blocks_equal_the_joined_matrix():
+    """update((X, Y)) reads the blocks side by side, without forming [X, Y]."""
+    X = torch.randn(50, 3, dtype=torch.float64) * 1e3 + 1e4
+    Y = torch.randn(50, 2, dtype=torch.float64)
+    w = torch.rand(50, dtype=torch.float64)
+    for weights in (None, w):
+        joined, blocks = ScatterMatrix(5), ScatterMatrix(5)
+        joined.update(torch.cat([X, Y], 1), weights)
+        blocks.update((X[:20], Y[:20]), None if weights is None else weights[:20])
+        blocks.update([X[20:], Y[20:]], None if weights is None else weights[20:])
+        assert_close(blocks.mean, joined.mean, rtol=1e-12)
+        assert_close(blocks.scatter, joined.scatter, rtol=1e-10, atol=1e-6)
+        ref = np.cov(np.concatenate([X.numpy(), Y.numpy()], 1), rowvar=False, ddof=0,
+                     aweights=None if weights is None else weights.numpy())
+        assert_close(blocks.covariance(0), ref, rtol=1e-9, atol=1e-9)
+    assert_raises_naming(ValueError, lambda: ScatterMatrix(5).update((X, Y[:10])),
+                         "ScatterMatrix.update", "'x'")
+    assert_raises_naming(ValueError, lambda: ScatterMatrix(4).update((X, Y)),
+                         "ScatterMatrix.update", "'x'")
