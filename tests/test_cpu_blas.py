@@ -127,9 +127,11 @@ def test_numpy_blas_runs_with_torch_thread_count_and_restores_it(numpy_policy):
         torch.set_num_threads(1)
         for lib in libs:
             lib.set_num_threads(2)
+        # a library built for one thread reports 1 whatever it is asked
+        before = [lib.get_num_threads() for lib in libs]
         _cpu_blas.call(lambda np: seen.extend(lib.get_num_threads() for lib in libs))
         assert seen == [1] * len(libs)
-        assert [lib.get_num_threads() for lib in libs] == [2] * len(libs)
+        assert [lib.get_num_threads() for lib in libs] == before
     finally:
         torch.set_num_threads(torch_threads)
         for lib, n in zip(libs, original, strict=True):
