@@ -17,6 +17,11 @@ traces) and need no autograd graph. Everything else (other devices, dtypes, grad
 (:func:`torch.get_num_threads`), set for the call and restored after it, so a process
 that limits torch's threads (one per rank, a DataLoader worker) is not oversubscribed.
 
+Route large products only: a loop that alternates small torch kernels with NumPy BLAS
+calls (row chunks of a few MB) pays for two thread pools handing the cores back and
+forth — logistic regression's per-chunk loss-and-gradient products ran 1.4x slower at two
+threads through NumPy than through torch, so they stay in torch.
+
 Policy, set with the environment variable ``TORCHMATH_CPU_BLAS`` or
 :func:`set_cpu_blas`: ``"auto"`` (default) uses NumPy for the symmetric ``XᵀX`` always
 (``syrk`` halves the work on any CPU) and for general float64 products when the CPU is
