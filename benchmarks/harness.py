@@ -190,7 +190,9 @@ def measure(fn: Callable[[], Any], *, repeats: int | None = None, budget: float 
             device: torch.device | None = None) -> Timing:
     """Median wall time of ``fn()`` over ``repeats`` runs (chosen from ``budget`` seconds
     when not given), each timed by ``torch.utils.benchmark.Timer`` (CUDA-synchronized)."""
-    timer = tbench.Timer(stmt="fn()", globals={"fn": fn})
+    # Timer runs at one torch thread unless told otherwise, while NumPy-based peers use
+    # every BLAS thread: time every side with the process's torch thread count.
+    timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     if repeats is None:
         first = timer.timeit(1).median
         repeats = int(min(25, max(3, budget / max(first, 1e-6))))

@@ -1,14 +1,16 @@
 """Dense products of CPU tensors through NumPy's BLAS, where it is faster than torch's.
 
-Why this exists rather than plain ``a @ b`` (measured, 2-core AMD EPYC, torch 2.13 CPU
-wheel, NumPy 1.26 with its bundled OpenBLAS, one thread): torch's CPU wheels link Intel
-MKL, which dispatches slower kernels on non-Intel CPUs. There float64 GEMM ran at
-37 GFLOP/s through torch and 93 through NumPy, a skinny product (100000×16 @ 16×256)
-3.5x slower, a row-major matrix-vector product 3x slower. torch also has no symmetric
-rank-k update (BLAS ``syrk``), which forms XᵀX at half the arithmetic of a general
-product; NumPy calls it for ``a.T @ a``. CPU tensors share their memory with NumPy
-(:meth:`torch.Tensor.numpy`, :func:`torch.from_numpy`), so routing a product through
-NumPy costs no copy.
+Why this exists rather than plain ``a @ b`` (measured on the 2-core AMD EPYC this project
+is tested on, torch 2.13 CPU wheel, NumPy 1.26 with its bundled OpenBLAS, both at two
+threads): torch's CPU wheels link Intel MKL, which dispatches slower kernels on non-Intel
+CPUs. There float64 GEMM (2048²) ran at 71 GFLOP/s through torch and 95 through NumPy, a
+skinny float64 product (100000×16 @ 16×256) 1.75x slower through torch, a row-major
+float64 matrix-vector product 3x slower. torch also has no symmetric rank-k update (BLAS
+``syrk``), which forms XᵀX at half the arithmetic of a general product; NumPy calls it
+for ``a.T @ a`` (100000×256 float64: 115 ms against torch's 193). In float32 torch was as
+fast or faster on the same shapes (XᵀX 100000×256: 75 ms against 103), so float32 stays
+in torch. CPU tensors share their memory with NumPy (:meth:`torch.Tensor.numpy`,
+:func:`torch.from_numpy`), so routing a product through NumPy costs no copy.
 
 The route is taken only where it is safe and exact in meaning: CPU float32/float64 tensors
 that are plain tensors (not inside ``torch.func`` transforms, not while ``torch.compile``
@@ -19,15 +21,13 @@ that limits torch's threads (one per rank, a DataLoader worker) is not oversubsc
 
 Route large products only: a loop that alternates small torch kernels with NumPy BLAS
 calls (row chunks of a few MB) pays for two thread pools handing the cores back and
-forth — logistic regression's per-chunk loss-and-gradient products ran 1.4x slower at two
-threads through NumPy than through torch, so they stay in torch.
+forth, so such loops stay in torch.
 
 Policy, set with the environment variable ``TORCHMATH_CPU_BLAS`` or
-:func:`set_cpu_blas`: ``"auto"`` (default) uses NumPy for the symmetric ``XᵀX`` always
-(``syrk`` halves the work on any CPU) and for general float64 products when the CPU is
-not an Intel one (MKL's fast kernels are Intel-only; its float32 kernels measured as fast
-as OpenBLAS's on the products torchmath runs, e.g. 4096×64 @ 64×64, while float64 ran
-1.5x slower there); ``"numpy"`` always; ``"torch"`` never.
+:func:`set_cpu_blas`: ``"auto"`` (default) uses NumPy for float64 ``XᵀX`` (``syrk``
+halves the work on any CPU) and for general float64 products when the CPU is not an Intel
+one (MKL's fast kernels are Intel-only); ``"numpy"`` for every eligible product;
+``"torch"`` never.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def set_cpu_blas(policy: str) -> None:
     """Choose where torchmath's dense CPU float products run.
 
     ``"auto"`` (the default, or the environment variable ``TORCHMATH_CPU_BLAS``): NumPy's
-    BLAS for every ``XᵀX`` (its ``syrk`` does half the arithmetic) and, on CPUs that are
-    not Intel's, for float64 products (torch's MKL runs slower kernels there);
+    BLAS for float64 ``XᵀX`` (its ``syrk`` does half the arithmetic) and, on CPUs that
+    are not Intel's, for other float64 products (torch's MKL runs slower kernels there);
     ``"numpy"``: NumPy's BLAS for every eligible product; ``"torch"``: torch's product
     everywhere (bitwise the same results on every machine with the same torch build).
     Only plain CPU float32/float64 tensors without an autograd graph are ever routed to
@@ -159,8 +159,8 @@ def uses_numpy(*tensors: Tensor, symmetric: bool = False) -> bool:
     """Whether a product of ``tensors`` runs through NumPy under the current policy."""
     if _POLICY == "torch" or torch.compiler.is_compiling():
         return False
-    if _POLICY == "auto" and not symmetric and (
-            _intel_cpu() or any(t.dtype != torch.float64 for t in tensors)):
+    if _POLICY == "auto" and (any(t.dtype != torch.float64 for t in tensors)
+                              or (not symmetric and _intel_cpu())):
         return False
     if _numpy_blas() is None:
         return False

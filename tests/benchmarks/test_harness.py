@@ -155,3 +155,17 @@ def test_qp_workload_without_qpth_reports_it_unavailable(monkeypatch):
     assert len(qpth) == 1 and qpth[0].status == "unavailable"
     assert "qpth" in qpth[0].note
     assert any(r.peer != "qpth" and r.status == "ok" for r in rows)
+
+
+def test_measure_times_with_the_process_torch_thread_count():
+    # torch.utils.benchmark.Timer defaults to one thread; the harness must not, or torch
+    # would be timed on one core against NumPy-based peers on all of them.
+    from benchmarks.harness import measure
+    before = torch.get_num_threads()
+    seen = []
+    try:
+        torch.set_num_threads(2)
+        measure(lambda: seen.append(torch.get_num_threads()), repeats=2)
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {2}

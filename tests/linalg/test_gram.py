@@ -6,17 +6,20 @@ import pytest
 import torch
 from torch.autograd import gradcheck, gradgradcheck
 
+import torchmath
 from tests.helpers import assert_close, assert_raises_naming
 from torchmath.linalg import column_gram
 from torchmath.linalg.gram import _syrk_gram
 
 
 @pytest.fixture(autouse=True)
-def _syrk_at_every_width(monkeypatch):
-    """The tests' small float32 matrices take NumPy's syrk path too (in use it starts at
-    SYRK_MIN_COLUMNS_FLOAT32 columns), so both paths are tested at every size."""
-    import torchmath.linalg.gram as gram_module
-    monkeypatch.setattr(gram_module, "SYRK_MIN_COLUMNS_FLOAT32", 1)
+def _syrk_in_every_dtype():
+    """float32 takes NumPy's syrk path too (by default only float64 does), so both paths
+    are tested in both dtypes."""
+    before = torchmath.get_cpu_blas()
+    torchmath.set_cpu_blas("numpy")
+    yield
+    torchmath.set_cpu_blas(before)
 
 
 @pytest.mark.parametrize("d,block", [(3, 128), (7, 2), (9, 4), (300, 128), (257, 64)])
@@ -279,11 +282,9 @@ def test_non_finite_propagates_without_warnings(bad):
         assert not torch.isfinite(got[1]).all() and torch.isfinite(got[0, [0, 2, 3]]).all()
 
 
-def test_narrow_float32_stays_in_torch(monkeypatch):
-    import torchmath.linalg.gram as gram_module
-    monkeypatch.setattr(gram_module, "SYRK_MIN_COLUMNS_FLOAT32", 128)
+def test_default_policy_keeps_float32_in_torch():
+    torchmath.set_cpu_blas("auto")
     assert _syrk_gram([torch.randn(50, 127)], None, None) is None
-    assert _syrk_gram([torch.randn(50, 100), torch.randn(50, 28)], None, None) is not None
     assert _syrk_gram([torch.randn(50, 8, dtype=torch.float64)], None, None) is not None
     x = torch.randn(50, 16)
     assert_close(column_gram(x), x.double().mT @ x.double(), rtol=1e-5, atol=1e-4)

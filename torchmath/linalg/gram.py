@@ -21,12 +21,6 @@ __all__ = ["column_gram"]
 #: products that run slower, so the gain is 15-30%, not the 2x of a true ``syrk``.
 BLOCK_COLUMNS = 128
 
-#: Fewest columns for which float32 takes NumPy's ``syrk``. Measured on the 2-core CPU
-#: (8192 rows, median of 200, best of 3): below ~128 columns torch's MKL product is faster
-#: in float32 (16 columns: 49 us against 124 us; 64: 504 against 830) because the product
-#: is bound by reading X, not by arithmetic; from 128 columns ``syrk`` wins (20000x512:
-#: 53 ms against 60-128 ms). In float64 NumPy's BLAS was faster at every width measured.
-SYRK_MIN_COLUMNS_FLOAT32 = 128
 
 #: Bytes per row chunk when blocks are joined or centred (at least 256 rows): the buffer
 #: stays in cache and is reused, and each chunk's update still runs at product speed.
@@ -61,9 +55,6 @@ def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
             or (weights is not None and weights.dim() != 1)
             or not _cpu_blas.uses_numpy(*tensors, symmetric=True)):
         return None
-    d = sum(b.shape[1] for b in blocks)
-    if blocks[0].dtype == torch.float32 and d < SYRK_MIN_COLUMNS_FLOAT32:
-        return None  # memory-bound: torch's product is as fast, without the route's cost
     if weights is not None and not bool((weights >= 0).all()):
         return None  # any sign: (√w X)ᵀ(√w X) does not apply
     arrays = [_cpu_blas.numpy_view(b) for b in blocks]
@@ -147,14 +138,14 @@ def column_gram(x: Tensor | Sequence[Tensor], weights: Tensor | None = None, *,
 
     :math:`G` is symmetric, and a BLAS ``syrk`` (symmetric rank-k update) computes only
     its upper triangle: half the arithmetic of the general product. torch exposes no
-    ``syrk`` (its ``X.mT @ X`` is a full GEMM), so on the CPU, for plain 2-D float32 or
-    float64 tensors with no autograd graph, no ``torch.func`` transform and no
-    ``torch.compile`` tracing (and in float32 from :data:`SYRK_MIN_COLUMNS_FLOAT32`
-    columns), the product is handed to NumPy (a dependency already) on a
-    zero-copy view, with torch's thread count (:mod:`torchmath._cpu_blas`; the policy
-    :func:`torchmath.set_cpu_blas` ``("torch")`` keeps it in torch): NumPy recognises
-    ``a.T @ a`` and calls its BLAS ``syrk``, about twice as fast as torch's product on the
-    2-core CPU (100000x256 float64: 122 ms against 221 ms). C order, Fortran order and
+    ``syrk`` (its ``X.mT @ X`` is a full GEMM), so on the CPU, for plain 2-D float64
+    tensors with no autograd graph, no ``torch.func`` transform and no ``torch.compile``
+    tracing, the product is handed to NumPy (a dependency already) on a zero-copy view,
+    with torch's thread count (:mod:`torchmath._cpu_blas`; :func:`torchmath.set_cpu_blas`
+    chooses the policy, ``"numpy"`` sends float32 too): NumPy recognises ``a.T @ a`` and
+    calls its BLAS ``syrk``, faster than torch's product on the 2-core CPU at two threads
+    (100000x256 float64: 115 ms against 193 ms; in float32 torch's blocked product was as
+    fast, 75 against 103 ms, so float32 stays in torch by default). C order, Fortran order and
     column slices are read in place; other layouts, joined blocks, a centre and
     non-negative weights (as :math:`(\sqrt{w} X)^\top (\sqrt{w} X)`) go through one small
     buffer that NumPy fills per row chunk.
