@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from torchmath import _cpu_blas, _random
+from torchmath import _random
 from torchmath._batches import row_chunks
 from torchmath._validation import (
     check_cholesky,
@@ -79,7 +79,7 @@ def _sq_norms(x: Tensor, mean: Tensor, W: Tensor) -> Tensor:
     step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
     Wt = W.mT
     for s in range(0, n, step):
-        r = _cpu_blas.matmul(x[s:s + step] - mean, Wt)
+        r = (x[s:s + step] - mean) @ Wt
         torch.linalg.vecdot(r, r, out=out[s:s + step])
     return out
 
@@ -158,9 +158,9 @@ class _Mahalanobis(torch.autograd.Function):
             diff = x[s:s + step] - mean
             gd = diff * (2 * g[s:s + step, None])
             if S is not None:
-                S += _cpu_blas.matmul(gd.mT, diff)
+                S.addmm_(gd.mT, diff)
             if gx is not None:
-                _cpu_blas.matmul(gd, P, out=gx[s:s + step])
+                torch.mm(gd, P, out=gx[s:s + step])
             elif gsum is not None:
                 gsum += gd.sum(0)
         if need_W:
@@ -259,7 +259,7 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
     # is infinite there, and NaN where a NaN came in (which stays NaN). A point whose
     # coordinates mix +inf and -inf sums to NaN too, and keeps the NaN.
     ones = x.new_ones(d)
-    far = _cpu_blas.matmul(x.detach(), ones) + mean.detach() @ ones
+    far = x.detach() @ ones + mean.detach() @ ones
     out = torch.where(torch.isinf(far), torch.full_like(out, -math.inf), out)
     return out.to(out_dtype)
 
