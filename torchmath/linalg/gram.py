@@ -53,7 +53,7 @@ def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
     tensors = [*blocks, *(t for t in (weights, center) if t is not None)]
     if (any(b.dim() != 2 for b in blocks) or (center is not None and center.dim() != 1)
             or (weights is not None and weights.dim() != 1)
-            or not _cpu_blas.uses_numpy(*tensors, symmetric=True)):
+            or not _cpu_blas.uses_numpy(*tensors)):
         return None
     if weights is not None and not bool((weights >= 0).all()):
         return None  # any sign: (√w X)ᵀ(√w X) does not apply
