@@ -413,24 +413,6 @@ def _augmented_interior_point(P, q, G, h, A, b, *, max_iter, sc, reg):
     return (*_finish(x, y, z, s, tau, status, objective, _dot(s, z), iterations), None)
 
 
-def _step_to_boundary(v: Tensor, dv: Tensor) -> Tensor:
-    """``(B, 1)``: the largest alpha with ``v + alpha dv >= 0`` (v > 0; ``inf`` if none
-    is negative), as ``1 / max(0, -min(dv / v))`` in four calls; unlike
-    :func:`_max_step` a NaN in ``dv`` gives NaN (the reduced path's breakdown signal)."""
-    return (-(dv / v).amin(-1, keepdim=True)).clamp(min=0).reciprocal()
-
-
-def _reduced_direction(step, dl1, rhs_t, d_comp, d_rho):
-    """The reduced path's Newton direction ``[drho|dy|dz|dtau|ds|dkappa]`` from the solve
-    ``dl1`` for the right side, the tau row's right side ``rhs_t`` and ``d_comp``, the
-    right side of the complementarity rows ``s dz + z ds``, ``kappa dtau + tau dkappa``."""
-    dl2, g, denom, sk, zt, cone_at = step
-    dtau = (rhs_t - (g * dl1).sum(-1, keepdim=True)) / denom
-    dlt = torch.cat([d_rho, torch.addcmul(dl1, dtau, dl2), dtau], -1)
-    d_sk = (d_comp - sk * dlt[:, cone_at:]) / zt
-    return torch.cat([dlt, d_sk], -1)
-
-
 def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     """The same iteration with ``x`` eliminated, for a well-conditioned positive definite
     ``P = L L^\\top`` (most QP layers): everything runs on the constraints' side.
@@ -446,20 +428,34 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     :math:`(S_0 + D)\\,d\\lambda = r`, :math:`S_0 = C P^{-1} C^\\top`,
     :math:`D = \\operatorname{diag}(\\delta\\ \\text{on}\\ y,\\ s/z)` -- the size of the
     constraints, not of the variables (the block elimination qpth also uses) -- and the
-    only product in the loop is one with :math:`(S_0; P^{-1}C^\\top)`. The iterates equal
-    the augmented path's in exact arithmetic.
+    only product in the loop is one with :math:`(S_0; P^{-1}C^\\top; c_0^\\top;
+    h_b^\\top)`, which also gives the dot products :math:`q^\\top x` and
+    :math:`h_b^\\top\\lambda`. The iterates equal the augmented path's in exact
+    arithmetic.
 
-    At these sizes every torch call costs about the same few microseconds whatever it
-    computes, so the loop is written for few calls: the iterate is one tensor
-    ``[rho | y | z | tau | s | kappa]`` (one update per step; the cone part
-    ``[z | tau | s | kappa]`` is one slice whose halves are the complementary pairs, so
-    ``s z`` and ``tau kappa``, and ``ds`` and ``dkappa``, are one vector operation each),
-    per-problem scalars are ``(B, 1)`` columns, and the infeasibility and unboundedness
-    tests run only while some problem has ``tau < kappa`` or a non-finite residual (both
-    need it). The factorizations and solves cost per problem: finished problems leave
-    the loop's tensors once a quarter of them is done (their rows are written back).
+    At these sizes every torch call costs a few microseconds whatever it computes
+    (about 2 us on a ``(B, 1)`` column, 3-8 us on a ``(B, m)`` block, 50-150 us for a
+    batched factorization, solve or product of 256 problems, measured on the 2-core
+    CPU), so the loop is written for few calls:
+
+    - the iterate is one tensor ``[rho | y | z | tau | s | kappa]`` updated in place, so
+      its parts are views made once (the cone part ``[z | tau | s | kappa]`` is one slice
+      whose halves are the complementary pairs: ``s z`` and ``tau kappa``, ``ds`` and
+      ``dkappa``, are one operation each); the directions are written into two buffers
+      of the same layout with ``out=``; per-problem scalars are ``(B, 1)`` columns;
+    - one host read per iteration decides whether the optimality test can pass anywhere
+      (it needs ``s'z <= tol (tau^2 + |tau^2 pobj|)``) and whether an infeasibility or
+      unboundedness certificate (``tau < kappa``) or a breakdown (a non-finite value)
+      is possible; the tests themselves only run then (about 40 calls saved on the first
+      half of the iterations);
+    - a failed factorization or a non-finite step sets the problem's step to NaN, which
+      the next host read sees: the problem then goes to the augmented path;
+    - the problem data is packed in three tensors, so that dropping finished problems
+      (once a quarter of the running ones is done; their rows are written back) takes
+      three index operations; the factorizations and solves cost per problem.
+
     Per iteration: one Cholesky of the small Schur complement, two solves, one product
-    and about 190 element-wise calls.
+    and about 100 element-wise calls.
     """
     B, n = q.shape
     m, k = G.shape[-2], A.shape[-2]
@@ -471,11 +467,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     S0 = torch.bmm(C, PinvCt)
     c0 = _mtv(PinvCt, q)  # C P^{-1} q
     cc = c0 + hb
-
-    def factor(S0: Tensor, w: Tensor) -> Tensor:
-        """Cholesky factor of S0 + D for the diagonal ``w`` of the inequality rows."""
-        return torch.linalg.cholesky_ex(S0 + torch.diag_embed(
-            F.pad(w, (k, 0), value=reg) if k else w))
+    pad = (lambda t: F.pad(t, (k, 0))) if k else (lambda t: t)  # (0_k; t)
 
     def solve(LS: Tensor, r: Tensor) -> Tensor:
         """(S0 + D)^{-1} r for ``r`` of shape (B, p, cols); one refinement step removes
@@ -485,9 +477,12 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
             d = d + torch.cholesky_solve(reg * F.pad(d[:, :k], (0, 0, 0, m)), LS)
         return d
 
+    # S0 + D: D's equality block (the regularization) is fixed, its inequality block is
+    # written in place every iteration.
+    S = S0 + torch.diag_embed(F.pad(q.new_ones(B, m), (k, 0), value=reg))
     # Start (as on the augmented path): the KKT solution with W = I, then s = -z and z
     # shifted into the interior; the shift of z is Delta lambda.
-    lam = -solve(factor(S0, q.new_ones(B, m)).L, cc.unsqueeze(-1)).squeeze(-1)
+    lam = -solve(torch.linalg.cholesky_ex(S).L, cc.unsqueeze(-1)).squeeze(-1)
     ones = q.new_ones(B, 1)
     v = torch.cat([ones, lam, ones, -lam[:, k:], ones], -1)  # [rho|y|z|tau|s|kappa]
     _into_interior(v[:, 2 + p:2 + p + m], v[:, 1 + k:1 + p])
@@ -495,60 +490,89 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     rx0 = _mv(C.mT, shift)
     status = torch.full((B,), -1, dtype=torch.int64, device=q.device)
     iterations = torch.zeros(B, dtype=torch.int64, device=q.device)
-    # The running problems' data (rows leave together when problems finish).
-    d = dict(M1=torch.cat([S0, PinvCt], -2),  # one product gives S0 lt and P^-1 C' lt
-             S0=S0, Pq=Pq, c0=c0, cc=cc, neg_cc=-cc, hb=hb, shift=shift, e0=_mv(S0, shift),
-             rx0=rx0, rx0_norm=_inf_norm(rx0).unsqueeze(-1), Ct=C.mT, q=q,
-             bh=sc.bh.unsqueeze(-1), qn=sc.q.unsqueeze(-1))
+    running = status < 0
+    col = lambda t: t.unsqueeze(-1)
+    # The running problems' data (rows leave together when problems finish): the
+    # product's matrix, the per-problem vectors and columns, and S0 + D.
+    mats = torch.cat([S0, PinvCt, c0.unsqueeze(-2), hb.unsqueeze(-2)], -2)
+    parts = dict(Pq=Pq, c0=c0, cc=cc, neg_cc=-cc, hb=hb, shift=shift, e0=_mv(S0, shift),
+                 dS0=S0.diagonal(dim1=-2, dim2=-1)[:, k:], qPq=col(_dot(q, Pq)),
+                 hbs=col(_dot(hb, shift)), rx0_norm=col(_inf_norm(rx0)), bh=col(sc.bh),
+                 qn=col(sc.q))
+    sizes = [t.shape[-1] for t in parts.values()]
+    consts = torch.cat(list(parts.values()), -1)
     rows = torch.arange(B, device=q.device)  # the loop's rows in the batch
+    Pq_all, shift_all = Pq, shift
     v_all, status_all, iterations_all = (torch.empty_like(t) for t in (v, status, iterations))
     tol = sc.tol
-    dot = lambda u, w: (u * w).sum(-1, keepdim=True)
     cone_at = 1 + k  # v[:, cone_at:] = [z | tau | s | kappa]
     pair = m + 1  # cone[:, :pair] = [z | tau], cone[:, pair:] = [s | kappa]
+    layout = [1, p, 1, m, 1]  # rho, lambda, tau, s, kappa
+    zero = q.new_zeros(())
+    n_running, rebuild = B, True
 
     for it in range(max_iter + 1):
-        rho, lam, tau, kappa = v[:, :1], v[:, 1:1 + p], v[:, 1 + p:2 + p], v[:, -1:]
-        cone = v[:, cone_at:]
-        zt, sk = cone[:, :pair], cone[:, pair:]  # [z | tau], [s | kappa]
-        z, s = zt[:, :m], sk[:, :m]
-        lt = torch.addcmul(lam, rho, d["shift"], value=-1)  # x = -P^{-1}(q tau + C' lt)
-        prod = _mv(d["M1"], lt)
-        S0lt = prod[:, :p]
-        x = -torch.addcmul(prod[:, p:], d["Pq"], tau)
-        u = torch.addcmul(S0lt, d["c0"], tau)  # -C x
-        Cx_hb = -torch.addcmul(u, d["hb"], tau)  # C x - hb tau
-        rc = Cx_hb + (F.pad(s, (k, 0)) if k else s)  # (Ax - b tau; Gx + s - h tau)
-        qx = dot(d["q"], x)
-        xPx = dot(lt, u) - tau * qx  # x'Px = -(q tau + C' lt)'x
-        hbl = dot(d["hb"], lam)
-        rt = torch.addcdiv(kappa + qx + hbl, xPx, tau)
+        if rebuild:  # views of the (compacted) loop tensors
+            rho, lam, tau, s, kappa = v.split(layout, -1)
+            cone = v[:, cone_at:]
+            zt, sk = cone.split(pair, -1)  # [z | tau], [s | kappa]
+            (Pq, c0, cc, neg_cc, hb, shift, e0, dS0, qPq, hbs, rx0_norm, bh, qn) = \
+                consts.split(sizes, -1)
+            S_ineq = S.diagonal(dim1=-2, dim2=-1)[:, k:]
+            da, dv = torch.empty_like(v), torch.empty_like(v)
+            (da_rho, da_lam, da_tau, _, _), (dv_rho, dv_lam, dv_tau, _, _) = (
+                t.split(layout, -1) for t in (da, dv))
+            (da_zt, da_sk), (dv_zt, dv_sk) = (t[:, cone_at:].split(pair, -1) for t in (da, dv))
+            da_cone, dv_cone = da[:, cone_at:], dv[:, cone_at:]
+            run_col = running.unsqueeze(-1)
+            rebuild = False
+
+        lt = torch.addcmul(lam, rho, shift, value=-1)  # x = -P^{-1}(q tau + C' lt)
+        S0lt, Pilt, c0lt, hblt = torch.bmm(mats, lt.unsqueeze(-1)).squeeze(-1).split(
+            [p, n, 1, 1], -1)
+        neg_x = torch.addcmul(Pilt, Pq, tau)
+        u = torch.addcmul(S0lt, c0, tau)  # -C x
+        rc = pad(s) - torch.addcmul(u, hb, tau)  # (Ax - b tau; Gx + s - h tau)
+        lSl = (lt * S0lt).sum(-1, keepdim=True)  # lt' S0 lt
+        neg_qx = torch.addcmul(c0lt, qPq, tau)  # -q'x = c0'lt + q'P^{-1}q tau
+        xPx = torch.addcmul(torch.addcmul(lSl, tau, c0lt), tau, neg_qx)  # -(q tau + C'lt)'x
+        hbl = torch.addcmul(hblt, rho, hbs)  # hb' lambda
+        rt = torch.addcdiv((kappa - neg_qx).add_(hbl), xPx, tau)
         comp = zt * sk  # [s z | tau kappa]
         sz_tk = comp.sum(-1, keepdim=True)
-        mu = sz_tk / pair
+        tt = tau * tau
         sz = sz_tk - comp[:, -1:]
-
-        optimal = _optimal(
-            tol, tau=tau, kappa=kappa, rt=rt, pres=_inf_norm(rc, keepdim=True),
-            dres=rho * d["rx0_norm"], x_norm=_inf_norm(x, keepdim=True),
-            lam_norm=_inf_norm(lam, keepdim=True), xPx=xPx, qx=qx, hbl=hbl, sz=sz,
-            bh=d["bh"], qn=d["qn"]).squeeze(-1)
-        new_status = _status(status, optimal)
-        running = new_status < 0
-        # One host read for both: how many still run, and whether a certificate of
-        # infeasibility or unboundedness is possible anywhere (it needs tau < kappa).
-        maybe_certificate = ((tau < kappa) | ~torch.isfinite(rt)).any()
-        n_running, certify = torch.stack([running.sum(), maybe_certificate.long()]).tolist()
-        if certify:
-            Ctl = _mv(d["Ct"], lam)
-            Px = rho * d["rx0"] - d["q"] * tau - Ctl
-            new_status = _status(
-                status, optimal, sc.tol_inf, tau=tau.squeeze(-1), kappa=kappa.squeeze(-1),
-                x=x, hbl=hbl.squeeze(-1), qx=qx.squeeze(-1), Ctl_norm=_inf_norm(Ctl),
-                unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + d["hb"] * tau)))
-            running = new_status < 0
+        pobj2 = torch.addcmul(0.5 * xPx, neg_qx, tau, value=-1)  # tau^2 pobj
+        # One host read: >= 0 where the optimality test (its gap part) can pass, with a
+        # factor 2 of slack for rounding; > 0 or NaN where tau < kappa or a value is not
+        # finite (a certificate, a breakdown).
+        can_stop, maybe_certificate = torch.cat([
+            torch.add(tt, pobj2.abs()).sub_(sz, alpha=0.5 / tol),
+            torch.sub(kappa, tau).add_(rt, alpha=0.0)], -1).amax(0).tolist()
+        if not (can_stop < 0 and maybe_certificate <= 0):
+            optimal = torch.zeros_like(running) if can_stop < 0 else _optimal(
+                tol, tau=tau, kappa=kappa, rt=rt, pres=_inf_norm(rc, keepdim=True),
+                dres=rho * rx0_norm, x_norm=_inf_norm(neg_x, keepdim=True),
+                lam_norm=_inf_norm(lam, keepdim=True), xPx=xPx, qx=-neg_qx, hbl=hbl, sz=sz,
+                bh=bh, qn=qn).squeeze(-1)
+            if not maybe_certificate <= 0:
+                # A failed step left NaN in the iterate: solve again on the augmented path.
+                broke = running & ~torch.isfinite(rt).squeeze(-1)
+                status = torch.where(broke, _FALLBACK, status)
+                v.masked_fill_(broke.unsqueeze(-1), 1.0)
+                running = status < 0
+                Ctl = _mv(C.mT[rows], lam)
+                x, qrows = -neg_x, q[rows]
+                Px = rho * rx0[rows] - qrows * tau - Ctl
+                status = _status(
+                    status, optimal, sc.tol_inf, tau=tau.squeeze(-1), kappa=kappa.squeeze(-1),
+                    x=x, hbl=hbl.squeeze(-1), qx=-neg_qx.squeeze(-1), Ctl_norm=_inf_norm(Ctl),
+                    unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + hb * tau)))
+            else:
+                status = _status(status, optimal)
+            running = status < 0
+            run_col = running.unsqueeze(-1)
             n_running = int(running.sum())
-        status = new_status
         if it == max_iter or n_running == 0:
             break
         iterations += running
@@ -556,52 +580,57 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         # (S0 + D) dlam = -d_c - eta rho e0 - cc dtau, solved for the tau column and the
         # predictor together; the tau row: g' dlam - (lt' S0 lt / tau^2 + kappa / tau)
         # dtau = d_t - d_k / tau + eta rho ctau' P^{-1} rx0.
-        LS, info = factor(d["S0"], s / z)
-        rhs = torch.addcmul(Cx_hb, rho, d["e0"], value=-1)  # C x - hb tau - rho e0
-        both = solve(LS, torch.stack([d["neg_cc"], rhs], -1))
-        dl2, dl1 = both[..., 0], both[..., 1]
-        g = torch.addcdiv(d["cc"], S0lt, tau, value=2)
-        denom = dot(g, dl2) - (dot(lt, S0lt) / tau + kappa) / tau
-        rho_cu = -rho * dot(g - d["hb"], d["shift"])  # rho ctau' P^{-1} rx0
+        w = sk / zt  # [s / z | kappa / tau]
+        torch.add(dS0, w[:, :m], out=S_ineq)
+        LS, info = torch.linalg.cholesky_ex(S)
+        rc_e = torch.addcmul(rc, rho, e0, value=-1)  # rc - rho e0
+        dl2, dl1 = solve(LS, torch.stack([neg_cc, rc_e - pad(s)], -1)).unbind(-1)
+        g = torch.addcdiv(cc, S0lt, tau, value=2)
+        denom = (g * dl2).sum(-1, keepdim=True) - torch.addcmul(lSl, kappa, tau) / tt
+        rho_cu = rho * (hbs - (g * shift).sum(-1, keepdim=True))  # rho ctau' P^{-1} rx0
 
-        # Predictor (affine scaling), then Mehrotra's centering and second-order corrector.
-        step = (dl2, g, denom, sk, zt, cone_at)
-        da = _reduced_direction(step, dl1, kappa - rt + rho_cu, -comp, rho)
-        d_a = da[:, cone_at:]
-        alpha_a = _step_to_boundary(cone, d_a).clamp(max=1.0)
-        cone_a = torch.addcmul(cone, alpha_a, d_a)
-        mu_a = dot(cone_a[:, :pair], cone_a[:, pair:]) / pair
-        sigma = (mu_a / mu).clamp(0, 1) ** 3
+        # Predictor (affine scaling): dtau from the tau row, dlam = dl1 + dtau dl2, and
+        # from the complementarity rows z ds + s dz = -s z, kappa dtau + tau dkappa.
+        torch.div((kappa - rt + rho_cu).sub_((g * dl1).sum(-1, keepdim=True)), denom,
+                  out=da_tau)
+        torch.addcmul(dl1, da_tau, dl2, out=da_lam)
+        da_rho.copy_(rho)
+        torch.addcmul(sk, w, da_zt, out=da_sk).neg_()  # -(s + (s / z) dz)
+        neg_alpha_a = (da_cone / cone).amin(-1, keepdim=True).clamp(max=-1).reciprocal()
+        cone_a = torch.addcmul(cone, neg_alpha_a, da_cone, value=-1)
+        zt_a, sk_a = cone_a.split(pair, -1)
+        # Mehrotra's centering and second-order corrector
+        sigma = ((zt_a * sk_a).sum(-1, keepdim=True) / sz_tk).clamp(0, 1) ** 3
         eta = 1 - sigma
-        d_comp = sigma * mu - comp - d_a[:, :pair] * d_a[:, pair:]
-        d_comp_z = d_comp[:, :m] / z
-        r_corr = eta * (rhs + (F.pad(s, (k, 0)) if k else s)) + (
-            F.pad(d_comp_z, (k, 0)) if k else d_comp_z)  # eta (rc - rho e0) + d_comp / z
-        dl1 = solve(LS, r_corr.unsqueeze(-1)).squeeze(-1)
-        dv = _reduced_direction(step, dl1, eta * (rho_cu - rt) - d_comp[:, -1:] / tau,
-                                d_comp, -eta * rho)
-        alpha = (_STEP * _step_to_boundary(cone, dv[:, cone_at:])).clamp(max=1.0)
-        # A failed factorization or a non-finite step hands the problem to the augmented
-        # path (interior_point); it stops here.
-        ok = (info == 0) & torch.isfinite(alpha.squeeze(-1))
-        status = torch.where(running & ~ok, _FALLBACK, status)
-        alpha = torch.where((running & ok).unsqueeze(-1), alpha, 0.0)
-        v = torch.addcmul(v, alpha, torch.nan_to_num(dv))
+        d_comp = torch.sub(sigma * sz_tk / pair, comp).sub_(da_zt * da_sk)
+        d_comp_zt = d_comp / zt
+        dl1 = solve(LS, (eta * rc_e + pad(d_comp_zt[:, :m])).unsqueeze(-1)).squeeze(-1)
+        torch.div((eta * (rho_cu - rt)).sub_(d_comp_zt[:, -1:])
+                  .sub_((g * dl1).sum(-1, keepdim=True)), denom, out=dv_tau)
+        torch.addcmul(dl1, dv_tau, dl2, out=dv_lam)
+        torch.mul(eta, rho, out=dv_rho).neg_()
+        torch.addcmul(d_comp_zt, w, dv_zt, value=-1, out=dv_sk)
+        neg_alpha = (dv_cone / cone).amin(-1, keepdim=True).clamp(max=-_STEP).reciprocal()
+        # A failed factorization or a non-finite step: NaN, seen by the next host read.
+        neg_alpha.masked_fill_(col(info != 0), torch.nan)
+        v.addcmul_(torch.where(run_col, neg_alpha, zero), dv.nan_to_num_(), value=-_STEP)
+
         if n_running <= _COMPACT * len(rows):
             # Write the loop's rows back, then keep only the running ones.
             for full, part in ((v_all, v), (status_all, status), (iterations_all, iterations)):
                 full.index_copy_(0, rows, part)
             keep = running.nonzero().squeeze(-1)
-            rows = rows[keep]
-            d = {key: t[keep] for key, t in d.items()}
-            v, status, iterations = v[keep], status[keep], iterations[keep]
+            rows, mats, consts, S = rows[keep], mats[keep], consts[keep], S[keep]
+            v, status, iterations, running = v[keep], status[keep], iterations[keep], \
+                running[keep]
+            rebuild = True
 
     for full, part in ((v_all, v), (status_all, status), (iterations_all, iterations)):
         full.index_copy_(0, rows, part)
     v = v_all
     rho, lam, tau, s = v[:, :1], v[:, 1:1 + p], v[:, 1 + p], v[:, 2 + p:2 + p + m]
-    lt = lam - rho * shift
-    xf = -(Pq + _mv(PinvCt, lt) / tau.unsqueeze(-1))
+    lt = lam - rho * shift_all
+    xf = -(Pq_all + _mv(PinvCt, lt) / tau.unsqueeze(-1))
     # 0.5 x'Px + q'x with P x = -(q + C' lt / tau)
     objective = _dot(xf, 0.5 * q - 0.5 * _mv(C.mT, lt) / tau.unsqueeze(-1))
     out = _finish(xf * tau.unsqueeze(-1), lam[:, :k], lam[:, k:], s, tau, status_all,
