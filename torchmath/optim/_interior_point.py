@@ -226,6 +226,15 @@ def _into_interior(s: Tensor, z: Tensor) -> None:
             v.add_(torch.where(shift >= 0, 1 + shift, torch.zeros_like(shift)))
 
 
+def _centred_kappa(z: Tensor, s: Tensor) -> Tensor:
+    """The start's ``kappa`` (with ``tau = 1``): the mean of ``s z``, so that the pair
+    ``(tau, kappa)`` starts as centred as the cone's other pairs. With ``kappa = 1``
+    (Clarabel's and CVXOPT's start) the first step cut ``tau`` tenfold for the median
+    problem of the QP benchmark's batch; the centred start took 0.6 fewer iterations on
+    average and 1-2 fewer for the slowest problem of six random batches of 256 QPs."""
+    return (s * z).mean(-1)
+
+
 class _Scales(NamedTuple):
     """Scale-free stopping tests' constants (the problem data's inf-norms)."""
 
@@ -486,6 +495,8 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     ones = q.new_ones(B, 1)
     v = torch.cat([ones, lam, ones, -lam[:, k:], ones], -1)  # [rho|y|z|tau|s|kappa]
     _into_interior(v[:, 2 + p:2 + p + m], v[:, 1 + k:1 + p])
+    if m:  # kappa = tau kappa starts at the mean of s z (see _centred_kappa)
+        v[:, -1:] = _centred_kappa(v[:, 1 + k:1 + p], v[:, 2 + p:2 + p + m]).unsqueeze(-1)
     shift = v[:, 1:1 + p] - lam  # Delta lambda
     rx0 = _mv(C.mT, shift)
     status = torch.full((B,), -1, dtype=torch.int64, device=q.device)
@@ -494,15 +505,16 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     col = lambda t: t.unsqueeze(-1)
     # The running problems' data (rows leave together when problems finish): the
     # product's matrix, the per-problem vectors and columns, and S0 + D.
-    mats = torch.cat([S0, PinvCt, c0.unsqueeze(-2), hb.unsqueeze(-2)], -2)
-    parts = dict(Pq=Pq, c0=c0, cc=cc, neg_cc=-cc, hb=hb, shift=shift, e0=_mv(S0, shift),
+    mats = torch.cat([S0, PinvCt, C.mT, c0.unsqueeze(-2), hb.unsqueeze(-2)], -2)
+    parts = dict(Pq=Pq, q=q, rx0=rx0, c0=c0, cc=cc, neg_cc=-cc, hb=hb, shift=shift,
+                 e0=_mv(S0, shift),
                  dS0=S0.diagonal(dim1=-2, dim2=-1)[:, k:], qPq=col(_dot(q, Pq)),
                  hbs=col(_dot(hb, shift)), rx0_norm=col(_inf_norm(rx0)), bh=col(sc.bh),
                  qn=col(sc.q))
     sizes = [t.shape[-1] for t in parts.values()]
     consts = torch.cat(list(parts.values()), -1)
     rows = torch.arange(B, device=q.device)  # the loop's rows in the batch
-    Pq_all, shift_all = Pq, shift
+    Pq_all, shift_all, q_all = Pq, shift, q
     v_all, status_all, iterations_all = (torch.empty_like(t) for t in (v, status, iterations))
     tol = sc.tol
     cone_at = 1 + k  # v[:, cone_at:] = [z | tau | s | kappa]
@@ -516,7 +528,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
             rho, lam, tau, s, kappa = v.split(layout, -1)
             cone = v[:, cone_at:]
             zt, sk = cone.split(pair, -1)  # [z | tau], [s | kappa]
-            (Pq, c0, cc, neg_cc, hb, shift, e0, dS0, qPq, hbs, rx0_norm, bh, qn) = \
+            (Pq, q, rx0, c0, cc, neg_cc, hb, shift, e0, dS0, qPq, hbs, rx0_norm, bh, qn) = \
                 consts.split(sizes, -1)
             S_ineq = S.diagonal(dim1=-2, dim2=-1)[:, k:]
             da, dv = torch.empty_like(v), torch.empty_like(v)
@@ -528,8 +540,8 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
             rebuild = False
 
         lt = torch.addcmul(lam, rho, shift, value=-1)  # x = -P^{-1}(q tau + C' lt)
-        S0lt, Pilt, c0lt, hblt = torch.bmm(mats, lt.unsqueeze(-1)).squeeze(-1).split(
-            [p, n, 1, 1], -1)
+        S0lt, Pilt, Ctlt, c0lt, hblt = torch.bmm(mats, lt.unsqueeze(-1)).squeeze(-1).split(
+            [p, n, n, 1, 1], -1)
         neg_x = torch.addcmul(Pilt, Pq, tau)
         u = torch.addcmul(S0lt, c0, tau)  # -C x
         rc = pad(s) - torch.addcmul(u, hb, tau)  # (Ax - b tau; Gx + s - h tau)
@@ -543,12 +555,18 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         tt = tau * tau
         sz = sz_tk - comp[:, -1:]
         pobj2 = torch.addcmul(0.5 * xPx, neg_qx, tau, value=-1)  # tau^2 pobj
-        # One host read: >= 0 where the optimality test (its gap part) can pass, with a
-        # factor 2 of slack for rounding; > 0 or NaN where tau < kappa or a value is not
-        # finite (a certificate, a breakdown).
+        # One host read: >= 0 where the optimality test (its gap part) can pass, > 0 where
+        # a certificate can (tau < kappa and either part of _status's certificate tests:
+        # |C' lambda| <= tol_inf (-hb' lambda), |P x| <= tol_inf (-q'x)), NaN where a
+        # value is not finite (a breakdown); the factors 2 are slack for rounding.
+        Ctl = torch.addcmul(Ctlt, rho, rx0)  # C' lambda
+        Px = torch.addcmul(Ctlt, q, tau)  # -P x
+        infeasible = (hbl * (-2 * sc.tol_inf)).sub_(_inf_norm(Ctl, keepdim=True))
+        unbounded = (neg_qx * (2 * sc.tol_inf)).sub_(_inf_norm(Px, keepdim=True))
         can_stop, maybe_certificate = torch.cat([
             torch.add(tt, pobj2.abs()).sub_(sz, alpha=0.5 / tol),
-            torch.sub(kappa, tau).add_(rt, alpha=0.0)], -1).amax(0).tolist()
+            torch.minimum(kappa - tau, torch.maximum(infeasible, unbounded)).add_(
+                rt, alpha=0.0)], -1).amax(0).tolist()
         if not (can_stop < 0 and maybe_certificate <= 0):
             optimal = torch.zeros_like(running) if can_stop < 0 else _optimal(
                 tol, tau=tau, kappa=kappa, rt=rt, pres=_inf_norm(rc, keepdim=True),
@@ -561,12 +579,10 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
                 status = torch.where(broke, _FALLBACK, status)
                 v.masked_fill_(broke.unsqueeze(-1), 1.0)
                 running = status < 0
-                Ctl = _mv(C.mT[rows], lam)
-                x, qrows = -neg_x, q[rows]
-                Px = rho * rx0[rows] - qrows * tau - Ctl
                 status = _status(
                     status, optimal, sc.tol_inf, tau=tau.squeeze(-1), kappa=kappa.squeeze(-1),
-                    x=x, hbl=hbl.squeeze(-1), qx=-neg_qx.squeeze(-1), Ctl_norm=_inf_norm(Ctl),
+                    x=neg_x, hbl=hbl.squeeze(-1), qx=-neg_qx.squeeze(-1),
+                    Ctl_norm=_inf_norm(Ctl),
                     unb_norm=torch.maximum(_inf_norm(Px), _inf_norm(rc + hb * tau)))
             else:
                 status = _status(status, optimal)
@@ -632,7 +648,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     lt = lam - rho * shift_all
     xf = -(Pq_all + _mv(PinvCt, lt) / tau.unsqueeze(-1))
     # 0.5 x'Px + q'x with P x = -(q + C' lt / tau)
-    objective = _dot(xf, 0.5 * q - 0.5 * _mv(C.mT, lt) / tau.unsqueeze(-1))
+    objective = _dot(xf, 0.5 * q_all - 0.5 * _mv(C.mT, lt) / tau.unsqueeze(-1))
     out = _finish(xf * tau.unsqueeze(-1), lam[:, :k], lam[:, k:], s, tau, status_all,
                   objective, _dot(s, lam[:, k:]), iterations_all)
     return (*out, (L, PinvCt, S0))
