@@ -437,10 +437,10 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     :math:`(S_0 + D)\\,d\\lambda = r`, :math:`S_0 = C P^{-1} C^\\top`,
     :math:`D = \\operatorname{diag}(\\delta\\ \\text{on}\\ y,\\ s/z)` -- the size of the
     constraints, not of the variables (the block elimination qpth also uses) -- and the
-    only product in the loop is one with :math:`(S_0; P^{-1}C^\\top; c_0^\\top;
-    h_b^\\top)`, which also gives the dot products :math:`q^\\top x` and
-    :math:`h_b^\\top\\lambda`. The iterates equal the augmented path's in exact
-    arithmetic.
+    only product in the loop is one with :math:`(S_0; P^{-1}C^\\top; C^\\top;
+    c_0^\\top; h_b^\\top)`, which also gives :math:`C^\\top\\lambda`, :math:`P x` and
+    the dot products :math:`q^\\top x` and :math:`h_b^\\top\\lambda`. From the same
+    start the iterates would equal the augmented path's in exact arithmetic.
 
     At these sizes every torch call costs a few microseconds whatever it computes
     (about 2 us on a ``(B, 1)`` column, 3-8 us on a ``(B, m)`` block, 50-150 us for a
@@ -454,17 +454,22 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
       of the same layout with ``out=``; per-problem scalars are ``(B, 1)`` columns;
     - one host read per iteration decides whether the optimality test can pass anywhere
       (it needs ``s'z <= tol (tau^2 + |tau^2 pobj|)``) and whether an infeasibility or
-      unboundedness certificate (``tau < kappa``) or a breakdown (a non-finite value)
-      is possible; the tests themselves only run then (about 40 calls saved on the first
-      half of the iterations);
+      unboundedness certificate can (it needs ``tau < kappa`` and one of its two bounds,
+      with ``C' lambda`` and ``P x`` from the loop's product) or a value is not finite;
+      the tests themselves, about 40 calls, only run then (late in the solve, and never
+      for the certificates on a feasible batch);
     - a failed factorization or a non-finite step sets the problem's step to NaN, which
       the next host read sees: the problem then goes to the augmented path;
     - the problem data is packed in three tensors, so that dropping finished problems
       (once a quarter of the running ones is done; their rows are written back) takes
       three index operations; the factorizations and solves cost per problem.
 
-    Per iteration: one Cholesky of the small Schur complement, two solves, one product
-    and about 100 element-wise calls.
+    Per iteration: one Cholesky of the small Schur complement, two solves, one product,
+    about 125 torch calls in all (about 250 before this layout, with the same iterates;
+    counted on the QP benchmark's batch).
+
+    The start differs from the augmented path's in ``kappa`` (:func:`_centred_kappa`),
+    so the two paths reach the same solution along different iterates.
     """
     B, n = q.shape
     m, k = G.shape[-2], A.shape[-2]
@@ -517,6 +522,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     sizes = [t.shape[-1] for t in parts.values()]
     consts = torch.cat(list(parts.values()), -1)
     rows = torch.arange(B, device=q.device)  # the loop's rows in the batch
+    # The loop rebinds Pq, q, shift, ... to views of its (compacted) rows.
     Pq_all, shift_all, q_all = Pq, shift, q
     v_all, status_all, iterations_all = (torch.empty_like(t) for t in (v, status, iterations))
     tol = sc.tol
@@ -543,8 +549,8 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
             rebuild = False
 
         lt = torch.addcmul(lam, rho, shift, value=-1)  # x = -P^{-1}(q tau + C' lt)
-        S0lt, Pilt, Ctlt, c0lt, hblt = torch.bmm(lt.unsqueeze(-2), mats_t).squeeze(-2).split(
-            [p, n, n, 1, 1], -1)
+        S0lt, Pilt, Ctlt, c0lt, hblt = torch.bmm(lt.unsqueeze(-2), mats_t).squeeze(
+            -2).split_with_sizes([p, n, n, 1, 1], -1)
         neg_x = torch.addcmul(Pilt, Pq, tau)
         u = torch.addcmul(S0lt, c0, tau)  # -C x
         rc = pad(s) - torch.addcmul(u, hb, tau)  # (Ax - b tau; Gx + s - h tau)
@@ -617,7 +623,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
         torch.addcmul(sk, w, da_zt, out=da_sk).neg_()  # -(s + (s / z) dz)
         neg_alpha_a = (da_cone / cone).amin(-1, keepdim=True).clamp(max=-1).reciprocal()
         cone_a = torch.addcmul(cone, neg_alpha_a, da_cone, value=-1)
-        zt_a, sk_a = cone_a.split(pair, -1)
+        zt_a, sk_a = cone_a.split_with_sizes([pair, pair], -1)
         # Mehrotra's centering and second-order corrector
         sigma = ((zt_a * sk_a).sum(-1, keepdim=True) / sz_tk).clamp(0, 1) ** 3
         eta = 1 - sigma
