@@ -477,9 +477,10 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     C = torch.cat([A, G], -2)
     hb = torch.cat([b, h], -1)
     X = torch.cholesky_solve(torch.cat([C.mT, q.unsqueeze(-1)], -1), L)
-    PinvCt, Pq = X[..., :p], X[..., p]
+    # Contiguous copies: torch.bmm took 2-3x longer on these strided views (256 problems).
+    PinvCt, Pq, Ct = X[..., :p].contiguous(), X[..., p], C.mT.contiguous()
     S0 = torch.bmm(C, PinvCt)
-    c0 = _mtv(PinvCt, q)  # C P^{-1} q
+    c0 = _mv(C, Pq)  # C P^{-1} q
     cc = c0 + hb
     pad = (lambda t: F.pad(t, (k, 0))) if k else (lambda t: t)  # (0_k; t)
 
@@ -503,7 +504,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     if m:  # kappa = tau kappa starts at the mean of s z (see _centred_kappa)
         v[:, -1:] = _centred_kappa(v[:, 1 + k:1 + p], v[:, 2 + p:2 + p + m]).unsqueeze(-1)
     shift = v[:, 1:1 + p] - lam  # Delta lambda
-    rx0 = _mv(C.mT, shift)
+    rx0 = _mv(Ct, shift)
     status = torch.full((B,), -1, dtype=torch.int64, device=q.device)
     iterations = torch.zeros(B, dtype=torch.int64, device=q.device)
     running = status < 0
@@ -657,7 +658,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     lt = lam - rho * shift_all
     xf = -(Pq_all + _mv(PinvCt, lt) / tau.unsqueeze(-1))
     # 0.5 x'Px + q'x with P x = -(q + C' lt / tau)
-    objective = _dot(xf, 0.5 * q_all - 0.5 * _mv(C.mT, lt) / tau.unsqueeze(-1))
+    objective = _dot(xf, 0.5 * q_all - 0.5 * _mv(Ct, lt) / tau.unsqueeze(-1))
     out = _finish(xf * tau.unsqueeze(-1), lam[:, :k], lam[:, k:], s, tau, status_all,
                   objective, _dot(s, lam[:, k:]), iterations_all)
     return (*out, (L, PinvCt, S0))
