@@ -339,6 +339,8 @@ def test_dependent_active_constraints_fall_back_to_the_augmented_path(rng):
     reduced, augmented = _paths(Q, p, G, h, Q.new_zeros(7, 0, 4), Q.new_zeros(7, 0))
     fell_back = reduced[4] == _FALLBACK
     assert fell_back.any()
+    # The reduced path's own certificate test (run where its necessary conditions hold).
+    assert (reduced[4][:-1] == SolverStatus.INFEASIBLE).any()
     assert_close(res.status, torch.where(fell_back, augmented[4], reduced[4]), rtol=0, atol=0)
     assert (res.status[:-1] == SolverStatus.INFEASIBLE).sum() >= 4
     assert (res.status[:-1] != SolverStatus.OPTIMAL).all()

@@ -179,7 +179,7 @@ def prepare(fn: str, P: Tensor | None, q: Tensor, q_name: str, G: Tensor | None,
     qf = flat(q, (n,))
     Pf = flat(P, (n, n)) if P is not None else None
     if Pf is not None:
-        Pf = 0.5 * (Pf + Pf.mT)
+        Pf = (Pf + Pf.mT).mul_(0.5)
     empty = lambda rows: (q.new_zeros(Bsz, rows, n), q.new_zeros(Bsz, rows))
     Gf, hf = (flat(G, tuple(G.shape[-2:])), flat(h, (G.shape[-2],))) if G is not None \
         else empty(0)

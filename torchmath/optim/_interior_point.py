@@ -511,10 +511,10 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
     col = lambda t: t.unsqueeze(-1)
     # The running problems' data (rows leave together when problems finish): the
     # product's matrix, the per-problem vectors and columns, and S0 + D.
-    # The loop's product, lt' (S0 | P^{-1} C' | C' | c0 | hb)', as a row vector times the
-    # transposed matrix: torch.bmm took 50 us for (1 x 10)(10 x 52) and 160-250 us for
+    # The loop's product (S0; P^{-1} C'; C'; c0'; hb') lt, as the row vector lt' times
+    # the transposed matrix: torch.bmm took 50 us for (1 x 10)(10 x 52) and 160-250 us for
     # (52 x 10)(10 x 1), 256 problems, one thread.
-    mats_t = torch.cat([S0, PinvCt.mT, C, c0.unsqueeze(-1), hb.unsqueeze(-1)], -1)
+    mats = torch.cat([S0, PinvCt, Ct, c0.unsqueeze(-2), hb.unsqueeze(-2)], -2)
     parts = dict(Pq=Pq, q=q, rx0=rx0, c0=c0, cc=cc, neg_cc=-cc, hb=hb, shift=shift,
                  e0=_mv(S0, shift),
                  dS0=S0.diagonal(dim1=-2, dim2=-1)[:, k:], qPq=col(_dot(q, Pq)),
@@ -550,7 +550,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
             rebuild = False
 
         lt = torch.addcmul(lam, rho, shift, value=-1)  # x = -P^{-1}(q tau + C' lt)
-        S0lt, Pilt, Ctlt, c0lt, hblt = torch.bmm(lt.unsqueeze(-2), mats_t).squeeze(
+        S0lt, Pilt, Ctlt, c0lt, hblt = torch.bmm(lt.unsqueeze(-2), mats.mT).squeeze(
             -2).split_with_sizes([p, n, n, 1, 1], -1)
         neg_x = torch.addcmul(Pilt, Pq, tau)
         u = torch.addcmul(S0lt, c0, tau)  # -C x
@@ -646,7 +646,7 @@ def _reduced_interior_point(L, q, G, h, A, b, *, max_iter, sc, reg):
             for full, part in ((v_all, v), (status_all, status), (iterations_all, iterations)):
                 full.index_copy_(0, rows, part)
             keep = running.nonzero().squeeze(-1)
-            rows, mats_t, consts, S = rows[keep], mats_t[keep], consts[keep], S[keep]
+            rows, mats, consts, S = rows[keep], mats[keep], consts[keep], S[keep]
             v, status, iterations, running = v[keep], status[keep], iterations[keep], \
                 running[keep]
             rebuild = True
