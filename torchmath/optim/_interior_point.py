@@ -16,7 +16,8 @@ homogeneous self-dual embedding with a quadratic objective (Goulart & Chen, "Cla
 Two ways to run the same iteration: on the augmented Newton system (:class:`_KKT`; LPs,
 singular ``P``) and, for a well-conditioned positive definite ``P``, with ``x``
 eliminated (:func:`_reduced_interior_point`; the Newton system is the constraints' small
-Schur complement). Gradients come from implicit differentiation of the KKT conditions at
+Schur complement; it starts ``kappa`` at the mean of ``s z``, :func:`_centred_kappa`).
+Gradients come from implicit differentiation of the KKT conditions at
 the solution (Amos & Kolter, "OptNet", 2017) in :mod:`torchmath.optim._convex_layer`,
 which reuses the reduced path's factors.
 """
