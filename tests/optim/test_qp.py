@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tests.helpers import assert_close, assert_raises_naming
-from torchmath.optim import QPLayer, SolverStatus, solve_qp
+from torchmath.optim import QPLayer, SolverStatus, solve_lp, solve_qp
 
 cp = pytest.importorskip("cvxpy")
 
@@ -348,3 +348,21 @@ def test_dependent_active_constraints_fall_back_to_the_augmented_path(rng):
     assert res.status[-1] == SolverStatus.OPTIMAL
     x_ref, _ = cvxpy_solve(*problems[-1], np.zeros((0, 4)), np.zeros(0))
     assert_close(res.x[-1], x_ref, rtol=0, atol=1e-6)
+
+
+def test_empty_batch_returns_empty_answers_like_torch_batched_ops():
+    """A batch of zero problems (as ``torch.linalg.solve`` takes) gives empty results
+    of the documented shapes and dtypes, and a backward pass through them."""
+    f64 = torch.float64
+    p = torch.zeros(2, 0, 3, dtype=f64, requires_grad=True)
+    G, h = torch.ones(0, 2, 3, dtype=f64), torch.ones(0, 2, dtype=f64)
+    A, b = torch.ones(0, 1, 3, dtype=f64), torch.ones(0, 1, dtype=f64)
+    r = solve_qp(torch.eye(3, dtype=f64), p, G, h, A, b)
+    assert r.x.shape == (2, 0, 3) and r.eq_dual.shape == (2, 0, 1)
+    assert r.ineq_dual.shape == r.slack.shape == (2, 0, 2)
+    assert r.status.shape == r.objective.shape == r.gap.shape == r.iterations.shape == (2, 0)
+    assert r.status.dtype == r.iterations.dtype == torch.int64
+    r.x.sum().backward()
+    assert p.grad.shape == p.shape
+    lp = solve_lp(torch.zeros(0, 3, dtype=f64), G, h)
+    assert lp.x.shape == (0, 3) and lp.ineq_dual.shape == (0, 2)

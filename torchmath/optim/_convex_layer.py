@@ -191,10 +191,20 @@ def prepare(fn: str, P: Tensor | None, q: Tensor, q_name: str, G: Tensor | None,
 def solve(Pf, qf, Gf, hf, Af, bf, batch, *, max_iter: int, tol: float | None,
           chol: Tensor | None = None) -> ConvexResult:
     """Run the differentiable solver on flattened inputs; unflatten the result."""
+    shape = tuple(batch)
+    if qf.shape[0] == 0:  # an empty batch: empty answers, as torch's batched ops give
+        n, m, k = qf.shape[1], hf.shape[1], bf.shape[1]
+        x = qf * 0  # keeps the graph: its (empty) gradient flows to q
+
+        def empty(*tail, dtype=None):
+            return qf.new_zeros(*shape, *tail, dtype=dtype)
+
+        codes = empty(dtype=torch.int64)
+        return ConvexResult(x.reshape(*shape, n), codes, empty(), empty(k), empty(m),
+                            empty(m), empty(), codes.clone())
     out = _KKTSolution.apply(Pf, qf, Gf, hf, Af, bf, max_iter, tol,
                              None if chol is None else chol.detach())
     x, y, z, s, status, objective, gap, iterations, _ = out
-    shape = tuple(batch)
     return ConvexResult(x.reshape(*shape, -1), status.reshape(shape),
                         objective.reshape(shape), y.reshape(*shape, -1), z.reshape(*shape, -1),
                         s.reshape(*shape, -1), gap.reshape(shape), iterations.reshape(shape))
