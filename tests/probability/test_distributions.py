@@ -6,7 +6,7 @@ import scipy.stats as st
 import torch
 
 from tests.helpers import assert_close, assert_raises_naming, check_gradients, rand_spd
-from torchmath.probability import mvn_log_prob, mvn_sample, normal_log_prob
+from torchmath.probability import distributions, mvn_log_prob, mvn_sample, normal_log_prob
 
 
 def test_normal_log_prob_matches_scipy(rng, dtype):
@@ -78,6 +78,26 @@ def test_mvn_blocked_gradients_match_torch_distributions():
     g_ref = torch.autograd.grad(torch.distributions.MultivariateNormal(
         mean.detach(), covariance_matrix=cov).log_prob(x2).sum(), cov)[0]
     assert_close(g, g_ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("form", ["cov", "precision"])
+def test_mvn_blocked_path_over_several_ragged_blocks(monkeypatch, form):
+    # 7 rows per block: 43 blocks, the last one 6 rows (the reused buffers are sliced)
+    monkeypatch.setattr(distributions, "_CHUNK_BYTES", 2 * 5 * 8 * 7)
+    d, n = 5, 300
+    cov = rand_spd(d=d).requires_grad_()
+    x = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
+    mean = torch.randn(d, dtype=torch.float64, requires_grad=True)
+    matrix = cov if form == "cov" else torch.linalg.inv(cov)
+    ref_dist = torch.distributions.MultivariateNormal(mean, covariance_matrix=cov)
+    ours, ref = mvn_log_prob(x, mean, **{form: matrix}), ref_dist.log_prob(x)
+    assert_close(ours, ref, rtol=1e-10)
+    w = torch.randn(n, dtype=torch.float64)  # per-row weights of both signs
+    for wrt in ((x, mean, cov), (x,), (mean, cov), (cov,)):
+        got = torch.autograd.grad((ours * w).sum(), wrt, retain_graph=True)
+        want = torch.autograd.grad((ref * w).sum(), wrt, retain_graph=True)
+        for a, b in zip(got, want, strict=True):
+            assert_close(a, b, rtol=1e-9)
 
 
 def test_mvn_extremes():

@@ -73,14 +73,19 @@ def normal_log_prob(x: Tensor, mean: Tensor | float, std: Tensor | float) -> Ten
 def _sq_norms(x: Tensor, mean: Tensor, W: Tensor) -> Tensor:
     """The whitening product: ``||W (x_i - mean)||^2`` for the rows of a 2-D ``x``,
     chunked over rows. The forward of :class:`_Mahalanobis`, kept apart so a faster
-    kernel can replace it without touching the autograd rules."""
+    kernel can replace it without touching the autograd rules. Each block reuses two
+    cache-sized buffers (a fresh temporary per block costs its allocation and its first
+    touch) and squares in place."""
     n, d = x.shape
     out = x.new_empty(n)
     step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
     Wt = W.mT
+    diff_buf, r_buf = x.new_empty(step, d), x.new_empty(step, d)
     for s in range(0, n, step):
-        r = (x[s:s + step] - mean) @ Wt
-        torch.linalg.vecdot(r, r, out=out[s:s + step])
+        xs = x[s:s + step]
+        m = xs.shape[0]
+        r = torch.mm(torch.sub(xs, mean, out=diff_buf[:m]), Wt, out=r_buf[:m])
+        torch.sum(r.square_(), -1, out=out[s:s + step])
     return out
 
 
@@ -154,9 +159,13 @@ class _Mahalanobis(torch.autograd.Function):
         gx = x.new_empty(n, d) if need_x else None
         gsum = x.new_zeros(d) if need_mean and not need_x else None
         step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
+        diff_buf, gd_buf = x.new_empty(step, d), x.new_empty(step, d)
+        g2 = (2 * g)[:, None]
         for s in range(0, n, step):
-            diff = x[s:s + step] - mean
-            gd = diff * (2 * g[s:s + step, None])
+            xs = x[s:s + step]
+            m = xs.shape[0]
+            diff = torch.sub(xs, mean, out=diff_buf[:m])
+            gd = torch.mul(diff, g2[s:s + step], out=gd_buf[:m])
             if S is not None:
                 S.addmm_(gd.mT, diff)
             if gx is not None:
@@ -255,11 +264,10 @@ def mvn_log_prob(x: Tensor, mean: Tensor, *, cov: Tensor | None = None,
         maha = z.square().sum(-1)
     out = -0.5 * (d * _LOG_2PI + maha) - half_log_det_cov
     # The density vanishes at an infinite point or mean (log -inf), where the whitening
-    # would give inf - inf = NaN. A row sum (one matrix-vector product, ~2% of the cost)
-    # is infinite there, and NaN where a NaN came in (which stays NaN). A point whose
+    # would give inf - inf = NaN. A row sum (one pass over x, a few % of the cost) is
+    # infinite there, and NaN where a NaN came in (which stays NaN). A point whose
     # coordinates mix +inf and -inf sums to NaN too, and keeps the NaN.
-    ones = x.new_ones(d)
-    far = x.detach() @ ones + mean.detach() @ ones
+    far = x.detach().sum(-1) + mean.detach().sum(-1)
     out = torch.where(torch.isinf(far), torch.full_like(out, -math.inf), out)
     return out.to(out_dtype)
 
