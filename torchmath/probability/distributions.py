@@ -155,10 +155,15 @@ class _Mahalanobis(torch.autograd.Function):
             return gx if need_x else None, gmean, gW
         n, d = x.shape
         P = W.mT @ W if (need_x or need_mean) else None
-        S = x.new_zeros(d, d) if need_W else None
         gx = x.new_empty(n, d) if need_x else None
-        gsum = x.new_zeros(d) if need_mean and not need_x else None
+        gsum = x.new_zeros(d) if need_mean else None
         step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
+        # S = sum_i 2 g_i diff_i diff_i^T reduces over the rows. One product per block
+        # reduces over the block's rows, which two CPU threads share poorly (measured
+        # 1.5x slower than one batched product of `parts` independent row groups, each
+        # into its own partial sum, added once at the end).
+        parts = max(1, torch.get_num_threads()) if x.device.type == "cpu" else 1
+        S = x.new_zeros(parts, d, d) if need_W else None
         diff_buf, gd_buf = x.new_empty(step, d), x.new_empty(step, d)
         g2 = (2 * g)[:, None]
         for s in range(0, n, step):
@@ -167,15 +172,18 @@ class _Mahalanobis(torch.autograd.Function):
             diff = torch.sub(xs, mean, out=diff_buf[:m])
             gd = torch.mul(diff, g2[s:s + step], out=gd_buf[:m])
             if S is not None:
-                S.addmm_(gd.mT, diff)
+                if m % parts == 0:
+                    S.baddbmm_(gd.view(parts, -1, d).mT, diff.view(parts, -1, d))
+                else:
+                    S[0].addmm_(gd.mT, diff)
             if gx is not None:
                 torch.mm(gd, P, out=gx[s:s + step])
-            elif gsum is not None:
+            if gsum is not None:
                 gsum += gd.sum(0)
         if need_W:
-            gW = W @ S
+            gW = W @ S.sum(0)
         if need_mean:
-            gmean = -(gx.sum(0) if gx is not None else gsum @ P)
+            gmean = -(gsum @ P)
         return gx, gmean, gW
 
 
