@@ -9,6 +9,7 @@ from torch import Tensor
 
 from torchmath import _random
 from torchmath._batches import row_chunks
+from torchmath._memory import empty_large
 from torchmath._validation import (
     check_cholesky,
     check_exactly_one,
@@ -155,7 +156,7 @@ class _Mahalanobis(torch.autograd.Function):
             return gx if need_x else None, gmean, gW
         n, d = x.shape
         P = W.mT @ W if (need_x or need_mean) else None
-        gx = x.new_empty(n, d) if need_x else None
+        gx = empty_large(x, n, d) if need_x else None
         gsum = x.new_zeros(d) if need_mean else None
         step = row_chunks(n, 2 * d * x.element_size(), _CHUNK_BYTES)
         # S = sum_i 2 g_i diff_i diff_i^T reduces over the rows. One product per block
