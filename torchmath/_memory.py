@@ -32,7 +32,9 @@ __all__ = ["empty_large"]
 _HUGE_PAGE = 2 * 2**20
 _MADV_HUGEPAGE = 14  # <linux/mman.h>
 #: glibc serves allocations of at least 32 MiB (its largest ``mmap`` threshold) from a
-#: mapping of their own, so advising one never touches memory that other buffers share.
+#: fresh mapping of their own every time, so advising one touches no memory that other
+#: buffers share. Smaller ones, once one of their size has been freed, come from the heap,
+#: whose pages are already faulted in: there the advice would gain nothing.
 _MIN_BYTES = 32 * 2**20
 
 
