@@ -80,11 +80,14 @@ def test_mvn_blocked_gradients_match_torch_distributions():
     assert_close(g, g_ref, rtol=1e-9)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("form", ["cov", "precision"])
-def test_mvn_blocked_path_over_several_ragged_blocks(monkeypatch, form):
-    # 7 rows per block: 43 blocks, the last one 6 rows (the reused buffers are sliced)
+def test_mvn_blocked_path_over_several_ragged_blocks(monkeypatch, form, threads):
+    # 7 rows per block, the last one 5 rows (the reused buffers are sliced); with 3
+    # threads the backward's blocks are 6 rows in 3 row groups, the last one not split
     monkeypatch.setattr(distributions, "_CHUNK_BYTES", 2 * 5 * 8 * 7)
-    d, n = 5, 300
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    d, n = 5, 299
     cov = rand_spd(d=d).requires_grad_()
     x = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
     mean = torch.randn(d, dtype=torch.float64, requires_grad=True)

@@ -164,6 +164,7 @@ class _Mahalanobis(torch.autograd.Function):
         # 1.5x slower than one batched product of `parts` independent row groups, each
         # into its own partial sum, added once at the end).
         parts = max(1, torch.get_num_threads()) if x.device.type == "cpu" else 1
+        step -= step % parts if step >= parts else 0  # whole blocks split evenly
         S = x.new_zeros(parts, d, d) if need_W else None
         diff_buf, gd_buf = x.new_empty(step, d), x.new_empty(step, d)
         g2 = (2 * g)[:, None]
