@@ -83,11 +83,12 @@ def test_mvn_blocked_gradients_match_torch_distributions():
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("form", ["cov", "precision"])
 def test_mvn_blocked_path_over_several_ragged_blocks(monkeypatch, form, threads):
-    # 7 rows per block, the last one 5 rows (the reused buffers are sliced); with 3
-    # threads the backward's blocks are 6 rows in 3 row groups, the last one not split
-    monkeypatch.setattr(distributions, "_CHUNK_BYTES", 2 * 5 * 8 * 7)
+    # 1600 rows per block, the last one 300 (the reused buffers are sliced); with 3
+    # threads the backward's blocks are 1599 rows in 3 row groups, the last one (302
+    # rows) not split
+    monkeypatch.setattr(distributions, "_CHUNK_BYTES", 2 * 5 * 8 * 1600)
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
-    d, n = 5, 299
+    d, n = 5, 3500
     cov = rand_spd(d=d).requires_grad_()
     x = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
     mean = torch.randn(d, dtype=torch.float64, requires_grad=True)
