@@ -64,7 +64,10 @@ def empty_large(like: Tensor, *shape: int) -> Tensor:
     madvise = _madvise()
     if madvise is None:
         return out
-    start = out.data_ptr()
+    try:
+        start = out.data_ptr()
+    except RuntimeError:  # no storage of its own (a torch.func wrapper, a functional view)
+        return out
     lo = -(-start // _HUGE_PAGE) * _HUGE_PAGE
     hi = (start + nbytes) // _HUGE_PAGE * _HUGE_PAGE
     if hi > lo:
