@@ -354,6 +354,80 @@ def check_finite_via(fn: str, name: str, X: Tensor, summary: Tensor) -> None:
         raise fail(fn, name, "values whose sums do not overflow", "an overflow to inf")
 
 
+class _RowGroups:
+    r"""Feeds batches' joint columns ``[X, y]`` to a :class:`ScatterMatrix`, small batches
+    grouped.
+
+    Why: every update costs a fixed 0.2-0.4 ms whatever its rows (the checks, the batch
+    mean, a centring pass, one BLAS call, the exact merge), so 8192-row batches of 16
+    columns streamed at 1.6-2x the time of the in-memory fit (one-thread CPU time, 1M
+    rows). Here consecutive batches of less than half a row chunk (about
+    ``linalg.gram.CHUNK_BYTES``) are written, shifted by :math:`K` (the first batch's
+    mean), into one reused buffer ``[x - K, 1]``: one pass per batch, like the in-memory
+    fit's centring. When it fills, its Gram matrix gives the group's count :math:`c`,
+    :math:`s = \sum (x - K)` and :math:`A = \sum (x - K)(x - K)^\top` in one product,
+    so its mean is :math:`K + s/c` and its scatter :math:`A - s s^\top / c` (accurate:
+    :math:`K`, a mean of the same group's rows, lies near the group's mean, the shifted
+    data algorithm of Chan, Golub & LeVeque 1983), merged exactly into the accumulator.
+    Larger batches, empty ones and batches that carry gradients go to
+    :meth:`ScatterMatrix.update` as they are. Finiteness is checked through the
+    accumulated mean after each update.
+    """
+
+    def __init__(self, fn: str, stats: ScatterMatrix):
+        self.fn, self.stats = fn, stats
+        self.buf: Tensor | None = None
+        self.shift: Tensor | None = None
+        self.filled = self.n_x = 0
+
+    def _check(self, X: Tensor) -> None:
+        check_finite_via(self.fn, "X", X, self.stats.mean[: X.shape[1]])
+
+    def add(self, X: Tensor, Y: Tensor | None) -> None:
+        from torchmath.linalg.gram import _chunk_rows  # linalg sits above this module
+
+        n, d = X.shape[0], self.stats.dim
+        capacity = _chunk_rows(1 << 62, d + 1, X.element_size())
+        if (n == 0 or 2 * n > capacity or X.requires_grad
+                or (Y is not None and Y.requires_grad)):
+            self.flush()
+            self.stats.update(X if Y is None else (X, Y))
+            self._check(X)
+            return
+        buf = self.buf
+        if (buf is None or buf.dtype != X.dtype or buf.device != X.device
+                or self.n_x != X.shape[1] or self.filled + n > buf.shape[0]):
+            self.flush()
+            if buf is None or buf.dtype != X.dtype or buf.device != X.device:
+                buf = self.buf = X.new_empty(capacity, d + 1)
+                buf[:, d] = 1
+            self.n_x = X.shape[1]
+        Y = None if Y is None else Y.to(buf.dtype)
+        if self.filled == 0:
+            means = X.mean(0) if Y is None else torch.cat([X.mean(0), Y.mean(0)])
+            self.shift = means.to(buf.dtype)
+        rows = buf[self.filled:self.filled + n]
+        torch.sub(X, self.shift[:self.n_x], out=rows[:, :self.n_x])
+        if Y is not None:
+            torch.sub(Y, self.shift[self.n_x:], out=rows[:, self.n_x:d])
+        self.filled += n
+
+    def flush(self) -> None:
+        if not self.filled:
+            return
+        from torchmath.linalg.gram import column_gram
+        from torchmath.linalg.scatter import ScatterMatrix
+
+        d, rows = self.stats.dim, self.buf[:self.filled]
+        G = column_gram(rows)
+        count, s = G[d, d], G[:d, d]
+        mean = self.shift + s / count
+        scatter = G[:d, :d] - torch.outer(s, s / count)
+        self.stats.merge(ScatterMatrix.from_state(count, mean, scatter, n_rows=self.filled))
+        self._check(rows[:, :self.n_x])
+        self.filled = 0
+
+
 def accumulate(intake: Intake, *, sync: bool | None = None, process_group=None,
                device: torch.device | None = None,
                weights: Any = None) -> Stream:
@@ -370,16 +444,16 @@ def accumulate(intake: Intake, *, sync: bool | None = None, process_group=None,
     fn = intake.fn
     intake.finite_x = False  # checked through the accumulated mean below
     stats: ScatterMatrix | None = None
+    groups: _RowGroups | None = None
     for X, y in intake:
         Y = None if y is None or intake.y_kind != "targets" else \
             (y.unsqueeze(1) if y.dim() == 1 else y)
-        cols = X.shape[1] + (0 if Y is None else Y.shape[1])
         if stats is None:
-            stats = ScatterMatrix(cols)
-        # The joint columns [X, y] are read as blocks: column_gram joins and centres them
-        # chunk by chunk, never for the whole batch.
-        stats.update(X if Y is None else (X, Y))
-        check_finite_via(fn, "X", X, stats.mean[: X.shape[1]])
+            stats = ScatterMatrix(X.shape[1] + (0 if Y is None else Y.shape[1]))
+            groups = _RowGroups(fn, stats)
+        groups.add(X, Y)
+    if groups is not None:
+        groups.flush()
     intake.agree(sync=sync, process_group=process_group, device=device)
     t = (intake.n_targets or 0) if intake.y_kind == "targets" else 0
     cols = intake.n_features + t
