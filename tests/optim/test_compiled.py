@@ -4,10 +4,9 @@ elements on every layout, and every way it cannot run (compiling fails, switched
 too many variants, autograd on, a user's compiled step) falls back to the eager path with
 the same answer.
 
-The compiled path normally takes steps of at least ``MIN_TOTAL`` elements, and in them
-tensors of at least ``MIN_NUMEL`` elements (smaller ones in batches of ``BATCH`` of one
-shape); here it is forced onto the small float64 test models, and the tests check that
-it did run.
+The compiled path normally takes steps of at least ``MIN_TOTAL`` elements, ``BATCH``
+tensor groups to a call; here it is forced onto the small float64 test models, and the
+tests check that it did run.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ _VARIANTS: dict = {}
 def forced(monkeypatch):
     """The compiled path on for every tensor; returns the list of tensors (numbers of
     elements) that the eager per-parameter path received."""
-    monkeypatch.setattr(compiled, "MIN_NUMEL", 1)
     monkeypatch.setattr(compiled, "MIN_TOTAL", 1)
     monkeypatch.setattr(compiled, "MAX_VARIANTS", 64)
     monkeypatch.setattr(compiled, "ENABLED", True)
@@ -233,25 +231,59 @@ def test_inside_a_users_compiled_training_step(forced):
     assert_close(result, reference, rtol=0, atol=1e-10)
 
 
-def test_same_shape_tensors_go_in_batches(forced, monkeypatch):
-    """Tensors below MIN_NUMEL take the compiled path only BATCH at a time (one call for
-    the batch); the ones left over (fewer than BATCH of a shape) take the eager path."""
-    monkeypatch.setattr(compiled, "MIN_NUMEL", 10**9)
+def test_groups_go_in_batches_with_fillers(forced, monkeypatch):
+    """Groups of any sizes go BATCH to a compiled call; a batch of contiguous groups short
+    of BATCH is filled with private zero groups (one compiled kernel for every count),
+    strided groups go in a narrower call; every answer is torch's, and nothing is left
+    to the eager path."""
+    monkeypatch.setattr(compiled, "BATCH", 4)
+    calls = []
+    run = adam._ADAM_PASS._run
+
+    def spy(key, hyper, flags, tensors, width):
+        calls.append((key[3], key[4], len(tensors) // width))
+        return run(key, hyper, flags, tensors, width)
+
+    monkeypatch.setattr(adam._ADAM_PASS, "_run", spy)
     gen = torch.Generator().manual_seed(9)
-    start = [torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in range(6)]
-    grads = [[torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in start]
+    shapes = [(3, 4), (5,), (2, 3, 2), (7,), (4, 4), (3, 4), (9,)]
+    start = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+    start.append(torch.randn(6, 8, generator=gen, dtype=torch.float64))  # strided below
+    grads = [[torch.randn(s.shape, generator=gen, dtype=torch.float64) for s in start]
              for _ in range(3)]
     finals = []
     for make in (lambda ps: Adam(ps, lr=0.1, foreach=False), _torch_adam({"lr": 0.1})):
-        params = [torch.nn.Parameter(s.clone()) for s in start]
+        params = [torch.nn.Parameter(s.clone()) for s in start[:-1]]
+        base = torch.zeros(6, 16, dtype=torch.float64)
+        base[:, ::2] = start[-1]
+        params.append(torch.nn.Parameter(base[:, ::2]))
         opt = make(params)
         for gs in grads:
             for p, g in zip(params, gs, strict=True):
                 p.grad = g.clone()
             opt.step()
-        finals.append(torch.stack([p.detach() for p in params]))
-    assert compiled.BATCH == 4 and forced == [12, 12] * 3
+        finals.append(torch.cat([p.detach().reshape(-1) for p in params] + [base.view(-1)]))
+    assert forced == []
+    # 7 contiguous groups: a full call and one filled to 4; the strided one alone
+    strided = ((1, (False, True, True, True)), 1, 1)
+    assert calls == [(("flat",), 4, 4), (("flat",), 4, 4), strided] * 3
     assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
+
+
+def test_coalesced_views():
+    """A group's tensors are cut to their fewest dimensions together: every other column
+    of a matrix is one dimension of stride 2; a transposed tensor next to a contiguous
+    one keeps two, and so do rows that do not continue where the previous one stopped
+    (size-1 dimensions dropped)."""
+    base = torch.zeros(6, 8)
+    views = compiled._coalesced([base[:, ::2], torch.zeros(6, 4)])
+    assert [(v.shape, v.stride()) for v in views] == [((24,), (2,)), ((24,), (1,))]
+    assert views[0].data_ptr() == base.data_ptr()
+    views = compiled._coalesced([base.t(), torch.zeros(8, 6)])
+    assert [(tuple(v.shape), v.stride()) for v in views] == [((8, 6), (1, 8)), ((8, 6), (6, 1))]
+    views = compiled._coalesced([torch.zeros(3, 1, 5)[:, :, ::2], torch.zeros(3, 1, 3)])
+    assert [(tuple(v.shape), v.stride()) for v in views] == [((3, 3), (5, 2)),
+                                                                 ((3, 3), (3, 1))]
 
 
 def test_small_steps_are_not_compiled(forced, monkeypatch):

@@ -7,26 +7,36 @@ compiled by inductor (a vectorized C++ loop on CPU) reads and writes each tensor
 any strided layout, in place and without staging copies.
 
 When a tensor takes this path: a step (one optimizer call) over at least
-:data:`MIN_TOTAL` elements of such tensors (the first step's compile, measured 7-11 s
-with inductor's on-disk cache warm and 35-45 s cold on 2 busy cores, is paid back only on
-large models); CPU float32/float64 tensors with more than one element, plain tensors or
-parameters with no internally overlapping layout; tensors of one shape go
-:data:`BATCH` to a compiled call (its fixed cost, about 25-30 us, paid once per batch),
-the rest one per call if they have at least :data:`MIN_NUMEL` elements; called outside
-``torch.compile`` tracing (a user's compiled training step traces the eager ops itself)
-and not where eager torch would raise for an in-place update of a leaf that requires
-grad. Everything else goes to the caller's eager path, and so does everything once
-compiling has failed (no C++ compiler, an inductor error: one ``RuntimeWarning``, then
-the eager path for the rest of the process); ``TORCHMATH_COMPILE=0`` in the environment
-switches the compiled kernels off.
+:data:`MIN_TOTAL` elements of such tensors (the first step compiles, seconds to tens of
+seconds on 2 cores, which only large models pay back); CPU float32/float64 tensors with
+more than one element, plain tensors or parameters with no internally overlapping
+layout; called outside ``torch.compile`` tracing (a user's compiled training step traces
+the eager ops itself) and not where eager torch would raise for an in-place update of a
+leaf that requires grad. Everything else goes to the caller's eager path, and so does
+everything once compiling has failed (no C++ compiler, an inductor error: one
+``RuntimeWarning``, then the eager path for the rest of the process);
+``TORCHMATH_COMPILE=0`` in the environment switches the compiled kernels off.
 
-Variants: shapes are symbolic (``dynamic=True``), so new sizes reuse the compiled code; a
-kernel compiles once per layout family (all tensors contiguous, taken flat; or the
-tensors' own ranks and contiguity), batch size, size class and flag combination. Each
-variant gets its own copy of the kernel's code object, because dynamo keeps compiled
-graphs (and its recompile limit) per code object; at most :data:`MAX_VARIANTS` per
-kernel, past that the eager path. Compilation holds dynamo's own lock; the bookkeeping
-here holds ours.
+Calls: a compiled call has a fixed cost (dynamo's guards, the wrappers: about 25 us,
+plus about 4 us per tensor group, on one core of the 2-core machine), so the groups of a
+step go :data:`BATCH` to a call, whatever their sizes: each group is its own loop in the
+call's C++ kernel. Contiguous groups are taken flat, and a batch short of :data:`BATCH`
+is filled with small zero groups (private scratch), so one compiled kernel serves every
+step of every model. A group with a strided tensor is first cut to its fewest
+dimensions (size-1 dimensions dropped, neighbouring dimensions merged where every tensor
+of the group steps through them as one, as ``TensorIterator`` does: every other column
+of a matrix becomes one dimension of stride 2); such groups go in batches of
+:data:`BATCH` groups with the same number of dimensions and the same tensors contiguous,
+and the rest in one smaller call. Inductor reads and writes a tensor with no unit-stride
+dimension element by element (a gather into a vector register and a scatter out of it).
+
+Variants: sizes and strides are symbolic (``dynamic=True``) and never unified across
+tensors (dynamo's duck sizing is off during our calls), so new sizes reuse the compiled
+code; a kernel compiles once per flag combination, dtype, layout family and call width.
+Each variant gets its own copy of the kernel's code object, because dynamo keeps
+compiled graphs (and its recompile limit) per code object; at most :data:`MAX_VARIANTS`
+per kernel, past that the eager path. Compilation holds dynamo's own lock; the
+bookkeeping here holds ours.
 """
 
 from __future__ import annotations
@@ -39,17 +49,20 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
+from torch.fx.experimental import _config as _shape_config
 
 __all__: list[str] = []
 
-#: smallest tensor (elements) given alone to a compiled call (smaller ones only in batches)
-MIN_NUMEL = 1 << 14
 #: smallest step (elements over all the tensors the path would take) worth compiling for:
-#: the first step's compile, 7-45 s on 2 cores, is paid back only on large models
+#: the first step's compile, seconds to tens of seconds on 2 cores, is paid back only on
+#: large models
 MIN_TOTAL = 1 << 20
-#: groups of one shape handed to one compiled call
-BATCH = 4
-#: variants (layout family, batch, size class, flags) compiled per kernel; further ones
+#: tensor groups (a parameter, its gradient and states) handed to one compiled call
+BATCH = 8
+#: elements of each tensor of a filler group (a batch of contiguous groups short of
+#: BATCH is filled with these)
+FILL_NUMEL = 64
+#: variants (flags, dtype, layout family, call width) compiled per kernel; further ones
 #: take the eager path
 MAX_VARIANTS = 8
 #: the compiled kernels are on (``TORCHMATH_COMPILE=0`` turns them off)
@@ -59,6 +72,7 @@ _DTYPES = (torch.float32, torch.float64)
 _PLAIN = (Tensor, torch.nn.Parameter)
 _lock = threading.Lock()
 _failed: list[str] = []  # the first failure's message; non-empty = off for this process
+_fillers = threading.local()  # per thread: (dtype, tensors per group) -> filler tensors
 
 
 def _no_internal_overlap(t: Tensor) -> bool:
@@ -75,9 +89,35 @@ def _no_internal_overlap(t: Tensor) -> bool:
     return True
 
 
-def _takes(t: Tensor, like: Tensor) -> bool:
-    return (type(t) in _PLAIN and t.dtype == like.dtype and t.device == like.device
-            and _no_internal_overlap(t))
+def _coalesced(tensors: list[Tensor]) -> list[Tensor]:
+    """Views of ``tensors`` (one shape) with the fewest dimensions: size-1 dimensions
+    dropped, and each dimension merged into the next inner one where every tensor's
+    stride steps over the inner one whole (the same elements, in the same order)."""
+    shape = tensors[0].shape
+    dims = [d for d in range(len(shape)) if shape[d] != 1]
+    sizes = [shape[dims[-1]]]
+    strides = [[t.stride(dims[-1])] for t in tensors]
+    for d in reversed(dims[:-1]):
+        if all(t.stride(d) == s[0] * sizes[0] for t, s in zip(tensors, strides, strict=True)):
+            sizes[0] *= shape[d]
+        else:
+            sizes.insert(0, shape[d])
+            for t, s in zip(tensors, strides, strict=True):
+                s.insert(0, t.stride(d))
+    return [t.as_strided(sizes, s) for t, s in zip(tensors, strides, strict=True)]
+
+
+def _filler(dtype: torch.dtype, width: int, count: int) -> list[Tensor]:
+    """``count`` groups of ``width`` zero tensors of :data:`FILL_NUMEL` elements, private
+    to this thread (zeros stay zeros, or at worst garbage in scratch nobody reads)."""
+    cache = getattr(_fillers, "cache", None)
+    if cache is None:
+        cache = _fillers.cache = {}
+    tensors = cache.get((dtype, width))
+    if tensors is None:
+        tensors = cache[(dtype, width)] = [torch.zeros(FILL_NUMEL, dtype=dtype)
+                                           for _ in range((BATCH - 1) * width)]
+    return tensors[:count * width]
 
 
 def _fresh_copy(fn: Callable, tag: str) -> Callable:
@@ -87,27 +127,26 @@ def _fresh_copy(fn: Callable, tag: str) -> Callable:
                               fn.__closure__)
 
 
-def _batched(fn: Callable, size: int) -> Callable:
-    """``fn`` over consecutive groups of ``size`` tensors (one compiled call for all)."""
+def _batched(fn: Callable, width: int) -> Callable:
+    """``fn`` over consecutive groups of ``width`` tensors (one compiled call for all)."""
     def run(hyper, flags, *tensors):
-        for k in range(0, len(tensors), size):
-            fn(hyper, flags, *tensors[k:k + size])
+        for k in range(0, len(tensors), width):
+            fn(hyper, flags, *tensors[k:k + width])
     return run
 
 
 class CompiledKernel:
     """``fn(hyper, flags, *tensors)``, an elementwise in-place update of one group of
     tensors (a parameter, its gradient, its states) written in plain torch ops, compiled
-    on first use per layout family, size class and ``flags``.
+    on first use per flag combination, dtype, layout family and call width.
 
     ``kernel(groups, hyper, flags)`` runs it on every group it takes and returns the
     indices of the groups it left untouched, for the caller's eager path (see the module
-    docstring). Groups of one shape (and strides) go :data:`BATCH` to a compiled call, so
-    the call's fixed cost is paid once per batch; the rest go one per call if they have
-    at least :data:`MIN_NUMEL` elements. ``hyper`` is a float64 tensor of
-    hyperparameters (new values do not recompile); ``flags`` a tuple of bools that
-    select the arithmetic (each combination compiles on its own, so the default flags
-    compile to the leanest loop).
+    docstring). The tensors of a group have one shape, dtype and device (the caller has
+    checked them, as ``check_update_args`` does). Groups go :data:`BATCH` to a compiled
+    call. ``hyper`` is a float64 tensor of hyperparameters (new values do not
+    recompile); ``flags`` a tuple of bools that select the arithmetic (each combination
+    compiles on its own, so the default flags compile to the leanest loop).
     """
 
     def __init__(self, fn: Callable[..., None]):
@@ -117,12 +156,12 @@ class CompiledKernel:
     def takes(self, tensors: Sequence[Tensor]) -> bool:
         """This path may update the group (its size is judged in ``__call__``)."""
         p = tensors[0]
-        return (ENABLED and not _failed and p.dtype in _DTYPES and p.numel() > 1
-                and p.device.type == "cpu" and not torch.compiler.is_compiling()
+        return (ENABLED and not _failed and p.dtype in _DTYPES and p.device.type == "cpu"
+                and p.numel() > 1 and not torch.compiler.is_compiling()
                 and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
-                and all(_takes(t, p) for t in tensors))
+                and all(type(t) in _PLAIN and _no_internal_overlap(t) for t in tensors))
 
-    def _compiled(self, key: tuple, size: int) -> Callable | None:
+    def _compiled(self, key: tuple, width: int) -> Callable | None:
         fn = self.variants.get(key)
         if fn is not None:
             return fn
@@ -131,59 +170,63 @@ class CompiledKernel:
                 if len(self.variants) >= MAX_VARIANTS:
                     return None
                 tag = str(len(self.variants))
-                run = _fresh_copy(_batched(self.fn, size), tag)
-                # a parallel loop whatever the thread count at compile time
-                options = {"cpp.dynamic_threads": True} if key[-1] == "big" else {}
+                run = _fresh_copy(_batched(self.fn, width), tag)
+                # a parallel loop per group whatever the thread count at compile time
                 self.variants[key] = torch.compile(run, dynamic=True, fullgraph=True,
-                                                   options=options)
+                                                   options={"cpp.dynamic_threads": True})
             return self.variants[key]
 
-    def _run(self, key: tuple, hyper: Tensor, flags: tuple, groups: list[list[Tensor]],
-             size: int) -> bool:
-        fn = self._compiled(key, size)
+    def _run(self, key: tuple, hyper: Tensor, flags: tuple, tensors: list[Tensor],
+             width: int) -> bool:
+        fn = self._compiled(key, width)
         if fn is None:
             return False
         torch._dynamo.mark_static(hyper)  # its length is no size of the tensors'
+        # sizes never unified across groups (a new pattern of equal sizes would recompile);
+        # read only when dynamo compiles, and only ever costs a specialization
+        duck = _shape_config.use_duck_shape
+        _shape_config.use_duck_shape = False
         try:
-            fn(hyper, flags, *(a for args in groups for a in args))
+            fn(hyper, flags, *tensors)
         except Exception as error:  # noqa: BLE001  (compiling failed: inputs untouched)
             _give_up(error)
             return False
+        finally:
+            _shape_config.use_duck_shape = duck
         return True
 
     def __call__(self, groups: Sequence[Sequence[Tensor]], hyper: Tensor,
                  flags: tuple = ()) -> list[int]:
         left: list[int] = []
-        buckets: dict[tuple, list[tuple[int, list[Tensor]]]] = {}
+        families: dict[tuple, list[tuple[int, list[Tensor]]]] = {}
+        total = 0
         for i, tensors in enumerate(groups):
             if not self.takes(tensors):
                 left.append(i)
                 continue
-            args = [t.detach() if t.requires_grad or type(t) is not Tensor else t
+            args = [t.detach() if type(t) is not Tensor or t.requires_grad else t
                     for t in tensors]
             if all(a.is_contiguous() for a in args):
                 args = [a.view(-1) for a in args]
-                layout: tuple = ("flat", len(args))
-                shape: tuple = (args[0].numel(),)
+                family: tuple = ("flat",)
             else:
-                layout = tuple((a.dim(), a.is_contiguous()) for a in args)
-                shape = tuple((a.shape, a.stride()) for a in args)
-            buckets.setdefault((layout, shape), []).append((i, args))
-        if sum(len(m) * m[0][1][0].numel() for m in buckets.values()) < MIN_TOTAL:
+                args = _coalesced(args)
+                family = (args[0].dim(), tuple(a.is_contiguous() for a in args))
+            total += args[0].numel()
+            families.setdefault((args[0].dtype, len(args), family), []).append((i, args))
+        if total < MIN_TOTAL:
             return list(range(len(groups)))
-        for (layout, _), members in buckets.items():
-            size = len(members[0][1])
-            big = "big" if members[0][1][0].numel() >= MIN_NUMEL else "small"
-            full = len(members) - len(members) % BATCH
-            for start in range(0, full, BATCH):
+        for (dtype, width, family), members in families.items():
+            for start in range(0, len(members), BATCH):
                 batch = members[start:start + BATCH]
-                if not self._run((flags, layout, BATCH, big), hyper, flags,
-                                 [args for _, args in batch], size):
+                tensors = [a for _, args in batch for a in args]
+                count = len(batch)
+                if count < BATCH and family == ("flat",):
+                    tensors += _filler(dtype, width, BATCH - count)
+                    count = BATCH
+                if not self._run((flags, dtype, width, family, count), hyper, flags,
+                                 tensors, width):
                     left.extend(i for i, _ in batch)
-            for i, args in members[full:]:
-                if big != "big" or not self._run((flags, layout, 1, big), hyper, flags,
-                                                 [args], size):
-                    left.append(i)
         return sorted(left)
 
 
