@@ -153,13 +153,28 @@ class CompiledKernel:
         self.fn = fn
         self.variants: dict[tuple, Callable] = {}
 
-    def takes(self, tensors: Sequence[Tensor]) -> bool:
-        """This path may update the group (its size is judged in ``__call__``)."""
+    @staticmethod
+    def _args(tensors: Sequence[Tensor], grad_on: bool) -> tuple[list[Tensor], tuple] | None:
+        """The group as the compiled call takes it (plain tensors: flat where all are
+        contiguous, else cut to their fewest dimensions) and its layout family, or
+        ``None`` if this path may not update it (its size is judged in ``__call__``)."""
         p = tensors[0]
-        return (ENABLED and not _failed and p.dtype in _DTYPES and p.device.type == "cpu"
-                and p.numel() > 1 and not torch.compiler.is_compiling()
-                and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
-                and all(type(t) in _PLAIN and _no_internal_overlap(t) for t in tensors))
+        if (p.dtype not in _DTYPES or p.device.type != "cpu" or p.numel() < 2
+                or (grad_on and any(t.requires_grad for t in tensors))):
+            return None
+        flat = True
+        for t in tensors:
+            if type(t) not in _PLAIN:
+                return None
+            if not t.is_contiguous():
+                if not _no_internal_overlap(t):
+                    return None
+                flat = False
+        if flat:  # a view is a plain tensor (a Parameter's too) that records no autograd
+            return [t if t.dim() == 1 and type(t) is Tensor and not t.requires_grad
+                    else t.view(-1) for t in tensors], ("flat",)
+        args = _coalesced(tensors)
+        return args, (args[0].dim(), tuple(a.is_contiguous() for a in args))
 
     def _compiled(self, key: tuple, width: int) -> Callable | None:
         fn = self.variants.get(key)
@@ -197,21 +212,18 @@ class CompiledKernel:
 
     def __call__(self, groups: Sequence[Sequence[Tensor]], hyper: Tensor,
                  flags: tuple = ()) -> list[int]:
+        if not ENABLED or _failed or torch.compiler.is_compiling():
+            return list(range(len(groups)))
+        grad_on = torch.is_grad_enabled()
         left: list[int] = []
         families: dict[tuple, list[tuple[int, list[Tensor]]]] = {}
         total = 0
         for i, tensors in enumerate(groups):
-            if not self.takes(tensors):
+            taken = self._args(tensors, grad_on)
+            if taken is None:
                 left.append(i)
                 continue
-            args = [t.detach() if type(t) is not Tensor or t.requires_grad else t
-                    for t in tensors]
-            if all(a.is_contiguous() for a in args):
-                args = [a.view(-1) for a in args]
-                family: tuple = ("flat",)
-            else:
-                args = _coalesced(args)
-                family = (args[0].dim(), tuple(a.is_contiguous() for a in args))
+            args, family = taken
             total += args[0].numel()
             families.setdefault((args[0].dtype, len(args), family), []).append((i, args))
         if total < MIN_TOTAL:
