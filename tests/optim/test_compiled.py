@@ -127,9 +127,9 @@ def test_internal_overlap_test():
     base = torch.zeros(6, 4)
     for view in (base, base[:, 1], base[::2, 1:3], base.t(), base[:, ::2],
                  torch.zeros(3, 1, 5)[:, :, ::2]):
-        assert compiled._no_internal_overlap(view)
+        assert compiled._distinct(view.shape, view.stride())
     for view in (base[0].expand(3, 4), torch.zeros(10).as_strided((3, 3), (2, 1))):
-        assert not compiled._no_internal_overlap(view)
+        assert not compiled._distinct(view.shape, view.stride())
 
 
 def test_failed_compile_falls_back_with_one_warning(forced, monkeypatch):
@@ -276,14 +276,16 @@ def test_coalesced_views():
     one keeps two, and so do rows that do not continue where the previous one stopped
     (size-1 dimensions dropped)."""
     base = torch.zeros(6, 8)
-    views = compiled._coalesced([base[:, ::2], torch.zeros(6, 4)])
+    views, family = compiled._coalesced([base[:, ::2], torch.zeros(6, 4)])
     assert [(v.shape, v.stride()) for v in views] == [((24,), (2,)), ((24,), (1,))]
-    assert views[0].data_ptr() == base.data_ptr()
-    views = compiled._coalesced([base.t(), torch.zeros(8, 6)])
+    assert views[0].data_ptr() == base.data_ptr() and family == (1, (False, True))
+    views, family = compiled._coalesced([base.t(), torch.zeros(8, 6)])
     assert [(tuple(v.shape), v.stride()) for v in views] == [((8, 6), (1, 8)), ((8, 6), (6, 1))]
-    views = compiled._coalesced([torch.zeros(3, 1, 5)[:, :, ::2], torch.zeros(3, 1, 3)])
+    assert family == (2, (False, True))
+    views, family = compiled._coalesced([torch.zeros(3, 1, 5)[:, :, ::2], torch.zeros(3, 1, 3)])
     assert [(tuple(v.shape), v.stride()) for v in views] == [((3, 3), (5, 2)),
                                                                  ((3, 3), (3, 1))]
+    assert family == (2, (False, True))
 
 
 def test_small_steps_are_not_compiled(forced, monkeypatch):

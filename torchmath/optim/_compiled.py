@@ -75,36 +75,60 @@ _failed: list[str] = []  # the first failure's message; non-empty = off for this
 _fillers = threading.local()  # per thread: (dtype, tensors per group) -> filler tensors
 
 
-def _no_internal_overlap(t: Tensor) -> bool:
-    """Every element of ``t`` has its own address (a sufficient test: sorted by stride,
-    each dimension steps past everything the smaller ones reach)."""
-    if t.is_contiguous():
-        return True
+def _distinct(shape: Sequence[int], stride: Sequence[int]) -> bool:
+    """Every index of this shape and stride has its own offset (a sufficient test: sorted
+    by stride, each dimension steps past everything the smaller ones reach)."""
     reach = 0
-    for stride, size in sorted((s, n) for s, n in zip(t.stride(), t.shape, strict=True)
-                               if n > 1):
-        if stride <= reach:
+    for step, size in sorted((s, n) for s, n in zip(stride, shape, strict=True) if n > 1):
+        if step <= reach:
             return False
-        reach += stride * (size - 1)
+        reach += step * (size - 1)
     return True
 
 
-def _coalesced(tensors: list[Tensor]) -> list[Tensor]:
-    """Views of ``tensors`` (one shape) with the fewest dimensions: size-1 dimensions
-    dropped, and each dimension merged into the next inner one where every tensor's
-    stride steps over the inner one whole (the same elements, in the same order)."""
-    shape = tensors[0].shape
-    dims = [d for d in range(len(shape)) if shape[d] != 1]
+def _layout(shape: tuple[int, ...], strides: tuple[tuple[int, ...], ...]) -> tuple | None:
+    """The fewest dimensions that tensors of ``shape`` and these ``strides`` step through
+    together: ``(sizes, strides per tensor, contiguous per tensor)``, or ``None`` if a
+    tensor overlaps itself. Size-1 dimensions are dropped, and a dimension is merged into
+    the next inner one where every tensor's stride steps over the inner one whole (the
+    same elements, in the same order)."""
+    if not all(_distinct(shape, st) for st in strides):
+        return None
+    dims = [d for d, n in enumerate(shape) if n != 1]
     sizes = [shape[dims[-1]]]
-    strides = [[t.stride(dims[-1])] for t in tensors]
+    merged = [[st[dims[-1]]] for st in strides]
     for d in reversed(dims[:-1]):
-        if all(t.stride(d) == s[0] * sizes[0] for t, s in zip(tensors, strides, strict=True)):
+        if all(st[d] == m[0] * sizes[0] for st, m in zip(strides, merged, strict=True)):
             sizes[0] *= shape[d]
         else:
             sizes.insert(0, shape[d])
-            for t, s in zip(tensors, strides, strict=True):
-                s.insert(0, t.stride(d))
-    return [t.as_strided(sizes, s) for t, s in zip(tensors, strides, strict=True)]
+            for st, m in zip(strides, merged, strict=True):
+                m.insert(0, st[d])
+    dense = [1]
+    for n in reversed(sizes[1:]):
+        dense.insert(0, dense[0] * n)
+    return sizes, merged, tuple(m == dense for m in merged)
+
+
+_layouts: dict[tuple, tuple] = {}  # memo of _layout (models repeat a few layouts)
+
+
+def _coalesced(tensors: Sequence[Tensor]) -> tuple[list[Tensor], tuple] | None:
+    """Views of ``tensors`` (one shape) with the fewest dimensions (see :func:`_layout`),
+    and their layout family: ``(dimensions, contiguous per tensor)``; ``None`` if a tensor
+    overlaps itself."""
+    key = (tuple(tensors[0].shape), tuple(t.stride() for t in tensors))
+    if key in _layouts:
+        layout = _layouts[key]
+    else:
+        if len(_layouts) > 4096:
+            _layouts.clear()
+        layout = _layouts[key] = _layout(*key)
+    if layout is None:
+        return None
+    sizes, strides, dense = layout
+    return ([t.view(sizes) if d else t.as_strided(sizes, st)
+             for t, st, d in zip(tensors, strides, dense, strict=True)], (len(sizes), dense))
 
 
 def _filler(dtype: torch.dtype, width: int, count: int) -> list[Tensor]:
@@ -166,15 +190,11 @@ class CompiledKernel:
         for t in tensors:
             if type(t) not in _PLAIN:
                 return None
-            if not t.is_contiguous():
-                if not _no_internal_overlap(t):
-                    return None
-                flat = False
+            flat = flat and t.is_contiguous()
         if flat:  # a view is a plain tensor (a Parameter's too) that records no autograd
             return [t if t.dim() == 1 and type(t) is Tensor and not t.requires_grad
                     else t.view(-1) for t in tensors], ("flat",)
-        args = _coalesced(tensors)
-        return args, (args[0].dim(), tuple(a.is_contiguous() for a in args))
+        return _coalesced(tensors)
 
     def _compiled(self, key: tuple, width: int) -> Callable | None:
         fn = self.variants.get(key)
