@@ -111,6 +111,39 @@ def test_compiled_strided_views_in_place(forced, layout, path):
     assert torch.equal(bases[0][mask], start[mask])
 
 
+def test_parameters_sharing_a_storage(forced):
+    """Parameters that are views of one storage (the even and the odd columns, and a row
+    overlapping both) go to separate compiled calls, in their order: the storage ends as
+    torch's for-loop leaves it, with no warning and nothing left to the eager path."""
+    def run(make):
+        gen = torch.Generator().manual_seed(4)
+        base = torch.randn(6, 8, generator=gen, dtype=torch.float64)
+        params = [torch.nn.Parameter(view)
+                  for view in (base[:, ::2], base[:, 1::2], base[2], base[3:5].t())]
+        opt = make(params)
+        for _ in range(3):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            opt.step()
+        return base
+
+    result = run(lambda ps: Adam(ps, lr=0.1, foreach=False))
+    assert forced == [] and not compiled._failed
+    assert_close(result, run(_torch_adam({"lr": 0.1})), rtol=0, atol=1e-12)
+
+
+def test_batches_keep_groups_sharing_memory_apart(monkeypatch):
+    """No two groups of a batch share a storage, and a group waits behind an earlier
+    group it shares memory with."""
+    monkeypatch.setattr(compiled, "BATCH", 3)
+    storages = [[1], [2], [1, 5], [3], [5], [6], [7], [8], [9]]
+    members = [(i, None, None, st) for i, st in enumerate(storages)]
+    batches = [[m[0] for m in b] for b in compiled._batches(members)]
+    assert batches == [[0, 1, 3], [2, 5, 6], [4, 7, 8]]
+    plain = [(i, None, None, [i]) for i in range(7)]
+    assert [[m[0] for m in b] for b in compiled._batches(plain)] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
 def test_overlapping_parameter_goes_to_the_eager_path_and_is_refused(forced):
     """An expanded tensor (one address for several elements) is never handed to the
     compiled kernel; the eager path raises torch's error, writing nothing."""
@@ -270,22 +303,29 @@ def test_groups_go_in_batches_with_fillers(forced, monkeypatch):
     assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
 
 
+def _coalesced(tensors):
+    layout = compiled._layout_of(tensors)
+    views = compiled._views(tensors, layout)
+    return views, (len(layout[0]), layout[2])
+
+
 def test_coalesced_views():
     """A group's tensors are cut to their fewest dimensions together: every other column
     of a matrix is one dimension of stride 2; a transposed tensor next to a contiguous
     one keeps two, and so do rows that do not continue where the previous one stopped
     (size-1 dimensions dropped)."""
     base = torch.zeros(6, 8)
-    views, family = compiled._coalesced([base[:, ::2], torch.zeros(6, 4)])
+    views, family = _coalesced([base[:, ::2], torch.zeros(6, 4)])
     assert [(v.shape, v.stride()) for v in views] == [((24,), (2,)), ((24,), (1,))]
     assert views[0].data_ptr() == base.data_ptr() and family == (1, (False, True))
-    views, family = compiled._coalesced([base.t(), torch.zeros(8, 6)])
+    views, family = _coalesced([base.t(), torch.zeros(8, 6)])
     assert [(tuple(v.shape), v.stride()) for v in views] == [((8, 6), (1, 8)), ((8, 6), (6, 1))]
     assert family == (2, (False, True))
-    views, family = compiled._coalesced([torch.zeros(3, 1, 5)[:, :, ::2], torch.zeros(3, 1, 3)])
+    views, family = _coalesced([torch.zeros(3, 1, 5)[:, :, ::2], torch.zeros(3, 1, 3)])
     assert [(tuple(v.shape), v.stride()) for v in views] == [((3, 3), (5, 2)),
                                                                  ((3, 3), (3, 1))]
     assert family == (2, (False, True))
+    assert compiled._layout_of([torch.zeros(1).expand(3, 4), torch.zeros(3, 4)]) is None
 
 
 def test_small_steps_are_not_compiled(forced, monkeypatch):

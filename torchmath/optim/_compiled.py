@@ -113,22 +113,27 @@ def _layout(shape: tuple[int, ...], strides: tuple[tuple[int, ...], ...]) -> tup
 _layouts: dict[tuple, tuple] = {}  # memo of _layout (models repeat a few layouts)
 
 
-def _coalesced(tensors: Sequence[Tensor]) -> tuple[list[Tensor], tuple] | None:
-    """Views of ``tensors`` (one shape) with the fewest dimensions (see :func:`_layout`),
-    and their layout family: ``(dimensions, contiguous per tensor)``; ``None`` if a tensor
-    overlaps itself."""
+def _layout_of(tensors: Sequence[Tensor]) -> tuple | None:
+    """:func:`_layout` of a group of tensors (memoized: models repeat a few layouts)."""
     key = (tuple(tensors[0].shape), tuple(t.stride() for t in tensors))
     if key in _layouts:
-        layout = _layouts[key]
-    else:
-        if len(_layouts) > 4096:
-            _layouts.clear()
-        layout = _layouts[key] = _layout(*key)
+        return _layouts[key]
+    if len(_layouts) > 4096:
+        _layouts.clear()
+    layout = _layouts[key] = _layout(*key)
+    return layout
+
+
+def _views(tensors: Sequence[Tensor], layout: tuple | None) -> list[Tensor]:
+    """The group as the compiled call takes it: plain tensors (a view of a Parameter is
+    one, and records no autograd), flat when all are contiguous (``layout`` None), else
+    with the fewest dimensions of ``layout``."""
     if layout is None:
-        return None
+        return [t if t.dim() == 1 and type(t) is Tensor and not t.requires_grad
+                else t.view(-1) for t in tensors]
     sizes, strides, dense = layout
-    return ([t.view(sizes) if d else t.as_strided(sizes, st)
-             for t, st, d in zip(tensors, strides, dense, strict=True)], (len(sizes), dense))
+    return [t.view(sizes) if d else t.as_strided(sizes, st)
+            for t, st, d in zip(tensors, strides, dense, strict=True)]
 
 
 def _filler(dtype: torch.dtype, width: int, count: int) -> list[Tensor]:
@@ -178,10 +183,9 @@ class CompiledKernel:
         self.variants: dict[tuple, Callable] = {}
 
     @staticmethod
-    def _args(tensors: Sequence[Tensor], grad_on: bool) -> tuple[list[Tensor], tuple] | None:
-        """The group as the compiled call takes it (plain tensors: flat where all are
-        contiguous, else cut to their fewest dimensions) and its layout family, or
-        ``None`` if this path may not update it (its size is judged in ``__call__``)."""
+    def _layout(tensors: Sequence[Tensor], grad_on: bool) -> tuple | None:
+        """``(layout family, layout)`` of a group this path may update (its size is judged
+        in ``__call__``), else ``None``: the layout is ``None`` for a group taken flat."""
         p = tensors[0]
         if (p.dtype not in _DTYPES or p.device.type != "cpu" or p.numel() < 2
                 or (grad_on and any(t.requires_grad for t in tensors))):
@@ -191,10 +195,10 @@ class CompiledKernel:
             if type(t) not in _PLAIN:
                 return None
             flat = flat and t.is_contiguous()
-        if flat:  # a view is a plain tensor (a Parameter's too) that records no autograd
-            return [t if t.dim() == 1 and type(t) is Tensor and not t.requires_grad
-                    else t.view(-1) for t in tensors], ("flat",)
-        return _coalesced(tensors)
+        if flat:
+            return ("flat",), None
+        layout = _layout_of(tensors)
+        return None if layout is None else ((len(layout[0]), layout[2]), layout)
 
     def _compiled(self, key: tuple, width: int) -> Callable | None:
         fn = self.variants.get(key)
@@ -236,30 +240,62 @@ class CompiledKernel:
             return list(range(len(groups)))
         grad_on = torch.is_grad_enabled()
         left: list[int] = []
-        families: dict[tuple, list[tuple[int, list[Tensor]]]] = {}
+        families: dict[tuple, list[tuple]] = {}
         total = 0
         for i, tensors in enumerate(groups):
-            taken = self._args(tensors, grad_on)
-            if taken is None:
-                left.append(i)
+            taken = self._layout(tensors, grad_on)
+            storages = [t.untyped_storage().data_ptr() for t in tensors]
+            if taken is None or len(set(storages)) < len(storages):
+                left.append(i)  # (a group sharing memory within itself: the eager path)
                 continue
-            args, family = taken
-            total += args[0].numel()
-            families.setdefault((args[0].dtype, len(args), family), []).append((i, args))
+            total += tensors[0].numel()
+            family, layout = taken
+            families.setdefault((tensors[0].dtype, len(tensors), family), []).append(
+                (i, tensors, layout, storages))
         if total < MIN_TOTAL:
             return list(range(len(groups)))
         for (dtype, width, family), members in families.items():
-            for start in range(0, len(members), BATCH):
-                batch = members[start:start + BATCH]
-                tensors = [a for _, args in batch for a in args]
+            for batch in _batches(members):
+                # views made just before their call (after earlier calls wrote their bases)
+                tensors = [v for _, ts, layout, _ in batch for v in _views(ts, layout)]
                 count = len(batch)
                 if count < BATCH and family == ("flat",):
                     tensors += _filler(dtype, width, BATCH - count)
                     count = BATCH
                 if not self._run((flags, dtype, width, family, count), hyper, flags,
                                  tensors, width):
-                    left.extend(i for i, _ in batch)
+                    left.extend(i for i, *_ in batch)
         return sorted(left)
+
+
+def _batches(members: list[tuple]) -> list[list[tuple]]:
+    """``members`` :data:`BATCH` to a batch, no two groups of a batch sharing memory
+    (aliased inputs of one compiled call would need autograd's view replay, which the
+    compiler refuses for in-place updates): a group that shares memory with the batch
+    being filled, or with a group waiting, waits for a later batch, so groups that share
+    memory are updated in their order."""
+    batches: list[list[tuple]] = []
+    while members:
+        batch: list[tuple] = []
+        used: set[int] = set()
+        later: list[tuple] = []
+        waiting: set[int] = set()
+        for member in members:
+            storages = member[-1]
+            if len(batch) < BATCH and used.isdisjoint(storages) \
+                    and waiting.isdisjoint(storages):
+                batch.append(member)
+                used.update(storages)
+                if len(batch) == BATCH and not later:
+                    batches.append(batch)
+                    batch, used = [], set()
+            else:
+                later.append(member)
+                waiting.update(storages)
+        if batch:
+            batches.append(batch)
+        members = later
+    return batches
 
 
 def _give_up(error: Exception) -> None:
