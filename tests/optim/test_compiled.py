@@ -137,11 +137,11 @@ def test_batches_keep_groups_sharing_memory_apart(monkeypatch):
     group it shares memory with."""
     monkeypatch.setattr(compiled, "BATCH", 3)
     storages = [[1], [2], [1, 5], [3], [5], [6], [7], [8], [9]]
-    members = [(i, None, None, st) for i, st in enumerate(storages)]
-    batches = [[m[0] for m in b] for b in compiled._batches(members)]
+    members = [([i], None, None, None, st) for i, st in enumerate(storages)]
+    batches = [[m[0][0] for m in b] for b in compiled._batches(members)]
     assert batches == [[0, 1, 3], [2, 5, 6], [4, 7, 8]]
-    plain = [(i, None, None, [i]) for i in range(7)]
-    assert [[m[0] for m in b] for b in compiled._batches(plain)] == [[0, 1, 2], [3, 4, 5], [6]]
+    plain = [([i], None, None, None, [i]) for i in range(7)]
+    assert [[m[0][0] for m in b] for b in compiled._batches(plain)] == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 def test_overlapping_parameter_goes_to_the_eager_path_and_is_refused(forced):
@@ -264,12 +264,15 @@ def test_inside_a_users_compiled_training_step(forced):
     assert_close(result, reference, rtol=0, atol=1e-10)
 
 
-def test_groups_go_in_batches_with_fillers(forced, monkeypatch):
+@pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "packed"])
+def test_groups_go_in_batches_with_fillers(forced, monkeypatch, packed):
     """Groups of any sizes go BATCH to a compiled call; a batch of contiguous groups short
     of BATCH is filled with private zero groups (one compiled kernel for every count),
-    strided groups go in a narrower call; every answer is torch's, and nothing is left
-    to the eager path."""
+    strided groups go in a narrower call; small flat groups are packed into one group
+    (copied in, written back). Every answer is torch's, and nothing is left to the eager
+    path."""
     monkeypatch.setattr(compiled, "BATCH", 4)
+    monkeypatch.setattr(compiled, "PACK_NUMEL", 4096 if packed else 0)
     calls = []
     run = adam._ADAM_PASS._run
 
@@ -297,9 +300,11 @@ def test_groups_go_in_batches_with_fillers(forced, monkeypatch):
             opt.step()
         finals.append(torch.cat([p.detach().reshape(-1) for p in params] + [base.view(-1)]))
     assert forced == []
-    # 7 contiguous groups: a full call and one filled to 4; the strided one alone
-    strided = ((1, (False, True, True, True)), 1, 1)
-    assert calls == [(("flat",), 4, 4), (("flat",), 4, 4), strided] * 3
+    strided = ((1, (False, True, True, True)), 1, 1)  # a 2-D view: never packed
+    if packed:  # the 7 contiguous groups are one group, filled to 4
+        assert calls == [strided, (("flat",), 4, 4)] * 3
+    else:  # 7 contiguous groups: a full call and one filled to 4
+        assert calls == [(("flat",), 4, 4), (("flat",), 4, 4), strided] * 3
     assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
 
 

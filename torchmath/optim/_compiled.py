@@ -59,6 +59,8 @@ __all__: list[str] = []
 MIN_TOTAL = 1 << 20
 #: tensor groups (a parameter, its gradient and states) handed to one compiled call
 BATCH = 8
+#: groups of at most this many elements are packed into one group (copied in and out)
+PACK_NUMEL = 1 << 12
 #: elements of each tensor of a filler group (a batch of contiguous groups short of
 #: BATCH is filled with these)
 FILL_NUMEL = 64
@@ -178,8 +180,9 @@ class CompiledKernel:
     compiles on its own, so the default flags compile to the leanest loop).
     """
 
-    def __init__(self, fn: Callable[..., None]):
+    def __init__(self, fn: Callable[..., None], written: Sequence[int]):
         self.fn = fn
+        self.written = tuple(written)
         self.variants: dict[tuple, Callable] = {}
 
     @staticmethod
@@ -240,32 +243,80 @@ class CompiledKernel:
             return list(range(len(groups)))
         grad_on = torch.is_grad_enabled()
         left: list[int] = []
-        families: dict[tuple, list[tuple]] = {}
+        taken: list[tuple] = []
         total = 0
         for i, tensors in enumerate(groups):
-            taken = self._layout(tensors, grad_on)
+            layout = self._layout(tensors, grad_on)
             storages = [t.untyped_storage().data_ptr() for t in tensors]
-            if taken is None or len(set(storages)) < len(storages):
+            if layout is None or len(set(storages)) < len(storages):
                 left.append(i)  # (a group sharing memory within itself: the eager path)
                 continue
             total += tensors[0].numel()
-            family, layout = taken
-            families.setdefault((tensors[0].dtype, len(tensors), family), []).append(
-                (i, tensors, layout, storages))
+            # (group indices, tensors, layout family, layout, storages, packed groups)
+            taken.append(([i], tensors, *layout, storages, None))
         if total < MIN_TOTAL:
             return list(range(len(groups)))
+        families: dict[tuple, list[tuple]] = {}
+        for member in _packed(taken):
+            tensors, family = member[1], member[2]
+            families.setdefault((tensors[0].dtype, len(tensors), family), []).append(member)
         for (dtype, width, family), members in families.items():
             for batch in _batches(members):
                 # views made just before their call (after earlier calls wrote their bases)
-                tensors = [v for _, ts, layout, _ in batch for v in _views(ts, layout)]
+                tensors = [v for member in batch for v in _views(member[1], member[3])]
                 count = len(batch)
                 if count < BATCH and family == ("flat",):
                     tensors += _filler(dtype, width, BATCH - count)
                     count = BATCH
                 if not self._run((flags, dtype, width, family, count), hyper, flags,
                                  tensors, width):
-                    left.extend(i for i, *_ in batch)
+                    left.extend(i for member in batch for i in member[0])
+                    continue
+                for member in batch:
+                    if member[5] is not None:
+                        _unpack(member[1], member[5], self.written)
         return sorted(left)
+
+
+def _packed(taken: list[tuple]) -> list[tuple]:
+    """``taken`` with its small groups (at most :data:`PACK_NUMEL` elements, flat or
+    1-D, sharing no memory with any other group) of one dtype and width packed into one
+    flat group each: concatenated copies, written back by :func:`_unpack` after the call.
+    A compiled call's cost is mostly per tensor, so a model's biases and norms then cost
+    one group."""
+    small = [m for m in taken if m[1][0].numel() <= PACK_NUMEL
+             and (m[2] == ("flat",) or m[1][0].dim() == 1)]
+    if len(small) < 2:
+        return taken
+    seen: dict[int, int] = {}
+    for member in taken:
+        for ptr in member[4]:
+            seen[ptr] = seen.get(ptr, 0) + 1
+    kinds: dict[tuple, list[tuple]] = {}
+    for member in small:
+        if all(seen[ptr] == 1 for ptr in member[4]):
+            kinds.setdefault((member[1][0].dtype, len(member[1])), []).append(member)
+    packed: list[tuple] = []
+    gone: set[int] = set()
+    for members in kinds.values():
+        if len(members) < 2:
+            continue
+        # 1-D views of the groups' own elements (1-D tensors as they are)
+        flat = [[t if t.dim() == 1 else t.view(-1) for t in member[1]] for member in members]
+        tensors = [torch.cat([f[j] for f in flat]) for j in range(len(flat[0]))]
+        packed.append(([i for member in members for i in member[0]], tensors, ("flat",),
+                       None, [t.untyped_storage().data_ptr() for t in tensors], flat))
+        gone.update(id(member) for member in members)
+    return [m for m in taken if id(m) not in gone] + packed
+
+
+def _unpack(tensors: list[Tensor], flat: list[list[Tensor]], written: Sequence[int]) -> None:
+    """Copy the pieces of the packed ``tensors`` at positions ``written`` back into the
+    1-D views ``flat`` of the groups they were packed from."""
+    sizes = [group[0].numel() for group in flat]
+    for j in written:
+        if j < len(tensors):
+            torch._foreach_copy_([group[j] for group in flat], list(tensors[j].split(sizes)))
 
 
 def _batches(members: list[tuple]) -> list[list[tuple]]:
@@ -281,7 +332,7 @@ def _batches(members: list[tuple]) -> list[list[tuple]]:
         later: list[tuple] = []
         waiting: set[int] = set()
         for member in members:
-            storages = member[-1]
+            storages = member[4]
             if len(batch) < BATCH and used.isdisjoint(storages) \
                     and waiting.isdisjoint(storages):
                 batch.append(member)
