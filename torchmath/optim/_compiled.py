@@ -17,18 +17,26 @@ everything once compiling has failed (no C++ compiler, an inductor error: one
 ``RuntimeWarning``, then the eager path for the rest of the process);
 ``TORCHMATH_COMPILE=0`` in the environment switches the compiled kernels off.
 
-Calls: a compiled call has a fixed cost (dynamo's guards, the wrappers: about 25 us,
-plus about 4 us per tensor group, on one core of the 2-core machine), so the groups of a
-step go :data:`BATCH` to a call, whatever their sizes: each group is its own loop in the
-call's C++ kernel. Contiguous groups are taken flat, and a batch short of :data:`BATCH`
-is filled with small zero groups (private scratch), so one compiled kernel serves every
-step of every model. A group with a strided tensor is first cut to its fewest
-dimensions (size-1 dimensions dropped, neighbouring dimensions merged where every tensor
-of the group steps through them as one, as ``TensorIterator`` does: every other column
-of a matrix becomes one dimension of stride 2); such groups go in batches of
-:data:`BATCH` groups with the same number of dimensions and the same tensors contiguous,
-and the rest in one smaller call. Inductor reads and writes a tensor with no unit-stride
-dimension element by element (a gather into a vector register and a scatter out of it).
+Calls: a compiled call costs about 25 us plus 10-15 us per tensor group (dynamo's guards
+and size reads, the wrappers' checks; measured on one core of the 2-core machine), so
+the groups of a step go :data:`BATCH` to a call, whatever their sizes, each group its
+own loop in the call's C++ kernel. Contiguous groups are taken flat; small groups (at
+most :data:`PACK_NUMEL` elements, flat or 1-D: biases, norms) are packed into one flat
+group (concatenated copies, the written tensors copied back after the call); a batch of
+flat groups short of :data:`BATCH` is filled with small zero groups (private scratch),
+so one compiled kernel serves every step of every model. A group with a strided tensor
+is first cut to its fewest dimensions (size-1 dimensions dropped, neighbouring
+dimensions merged where every tensor of the group steps through them as one, as
+``TensorIterator`` does: every other column of a matrix becomes one dimension of
+stride 2); such groups go in batches of :data:`BATCH` groups with the same number of
+dimensions and the same tensors contiguous, the rest in one narrower call. Groups that
+share memory (views of one storage) never share a call (the compiler refuses aliased
+in-place inputs) and are updated in their order. Inductor reads and writes a tensor
+with no unit-stride dimension element by element (scalar loads into a stack buffer,
+then a vector load, and the reverse for stores): on every other column of a matrix the
+loop is compute-bound at about 1.7x torch's fused kernel on the contiguous copies, one
+core, where the memory traffic alone would allow 1.29x (a half-used cache line costs a
+whole one: 36 bytes per element instead of 28).
 
 Variants: sizes and strides are symbolic (``dynamic=True``) and never unified across
 tensors (dynamo's duck sizing is off during our calls), so new sizes reuse the compiled
@@ -256,12 +264,15 @@ class CompiledKernel:
             taken.append(([i], tensors, *layout, storages, None))
         if total < MIN_TOTAL:
             return list(range(len(groups)))
+        pointers = [ptr for member in taken for ptr in member[4]]
+        shared = len(set(pointers)) < len(pointers)  # some groups share memory
         families: dict[tuple, list[tuple]] = {}
-        for member in _packed(taken):
+        for member in _packed(taken, shared):
             tensors, family = member[1], member[2]
             families.setdefault((tensors[0].dtype, len(tensors), family), []).append(member)
         for (dtype, width, family), members in families.items():
-            for batch in _batches(members):
+            for batch in _batches(members) if shared else \
+                    [members[k:k + BATCH] for k in range(0, len(members), BATCH)]:
                 # views made just before their call (after earlier calls wrote their bases)
                 tensors = [v for member in batch for v in _views(member[1], member[3])]
                 count = len(batch)
@@ -278,7 +289,7 @@ class CompiledKernel:
         return sorted(left)
 
 
-def _packed(taken: list[tuple]) -> list[tuple]:
+def _packed(taken: list[tuple], shared: bool) -> list[tuple]:
     """``taken`` with its small groups (at most :data:`PACK_NUMEL` elements, flat or
     1-D, sharing no memory with any other group) of one dtype and width packed into one
     flat group each: concatenated copies, written back by :func:`_unpack` after the call.
@@ -289,12 +300,13 @@ def _packed(taken: list[tuple]) -> list[tuple]:
     if len(small) < 2:
         return taken
     seen: dict[int, int] = {}
-    for member in taken:
-        for ptr in member[4]:
-            seen[ptr] = seen.get(ptr, 0) + 1
+    if shared:  # (else every pointer is seen once)
+        for member in taken:
+            for ptr in member[4]:
+                seen[ptr] = seen.get(ptr, 0) + 1
     kinds: dict[tuple, list[tuple]] = {}
     for member in small:
-        if all(seen[ptr] == 1 for ptr in member[4]):
+        if not shared or all(seen[ptr] == 1 for ptr in member[4]):
             kinds.setdefault((member[1][0].dtype, len(member[1])), []).append(member)
     packed: list[tuple] = []
     gone: set[int] = set()
