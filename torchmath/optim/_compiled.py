@@ -120,17 +120,17 @@ def _layout(shape: tuple[int, ...], strides: tuple[tuple[int, ...], ...]) -> tup
     return sizes, merged, tuple(m == dense for m in merged)
 
 
-_layouts: dict[tuple, tuple] = {}  # memo of _layout (models repeat a few layouts)
+_layouts: dict[tuple, tuple | None] = {}  # memo of _layout (models repeat a few layouts)
 
 
 def _layout_of(tensors: Sequence[Tensor]) -> tuple | None:
     """:func:`_layout` of a group of tensors (memoized: models repeat a few layouts)."""
     key = (tuple(tensors[0].shape), tuple(t.stride() for t in tensors))
-    if key in _layouts:
-        return _layouts[key]
-    if len(_layouts) > 4096:
-        _layouts.clear()
-    layout = _layouts[key] = _layout(*key)
+    layout = _layouts.get(key, _layouts)  # (the dict itself: not memoized yet)
+    if layout is _layouts:
+        if len(_layouts) > 4096:
+            _layouts.clear()
+        layout = _layouts[key] = _layout(*key)
     return layout
 
 
