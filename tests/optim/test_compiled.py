@@ -266,11 +266,10 @@ def test_inside_a_users_compiled_training_step(forced):
 
 @pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "packed"])
 def test_groups_go_in_batches_with_fillers(forced, monkeypatch, packed):
-    """Groups of any sizes go BATCH to a compiled call; a batch of contiguous groups short
-    of BATCH is filled with private zero groups (one compiled kernel for every count),
-    strided groups go in a narrower call; small flat groups are packed into one group
-    (copied in, written back). Every answer is torch's, and nothing is left to the eager
-    path."""
+    """Groups of any sizes go BATCH to a compiled call; a batch short of BATCH is filled
+    with private zero groups of its layout (one compiled kernel for every count); small
+    flat groups are packed into one group (copied in, written back). Every answer is
+    torch's, and nothing is left to the eager path."""
     monkeypatch.setattr(compiled, "BATCH", 4)
     monkeypatch.setattr(compiled, "PACK_NUMEL", 4096 if packed else 0)
     calls = []
@@ -300,10 +299,10 @@ def test_groups_go_in_batches_with_fillers(forced, monkeypatch, packed):
             opt.step()
         finals.append(torch.cat([p.detach().reshape(-1) for p in params] + [base.view(-1)]))
     assert forced == []
-    strided = ((1, (False, True, True, True)), 1, 1)  # a 2-D view: never packed
+    strided = ((1, (False, True, True, True)), 4, 4)  # a 2-D view: never packed
     if packed:  # the 7 contiguous groups are one group, filled to 4
         assert calls == [strided, (("flat",), 4, 4)] * 3
-    else:  # 7 contiguous groups: a full call and one filled to 4
+    else:  # 7 contiguous groups: a full call and one filled to 4 (so is the strided one)
         assert calls == [(("flat",), 4, 4), (("flat",), 4, 4), strided] * 3
     assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
 

@@ -22,14 +22,14 @@ and size reads, the wrappers' checks; measured on one core of the 2-core machine
 the groups of a step go :data:`BATCH` to a call, whatever their sizes, each group its
 own loop in the call's C++ kernel. Contiguous groups are taken flat; small groups (at
 most :data:`PACK_NUMEL` elements, flat or 1-D: biases, norms) are packed into one flat
-group (concatenated copies, the written tensors copied back after the call); a batch of
-flat groups short of :data:`BATCH` is filled with small zero groups (private scratch),
-so one compiled kernel serves every step of every model. A group with a strided tensor
+group (concatenated copies, the written tensors copied back after the call); a batch
+short of :data:`BATCH` is filled with small zero groups of its layout (private scratch),
+so one compiled kernel per layout serves every step of every model. A group with a strided tensor
 is first cut to its fewest dimensions (size-1 dimensions dropped, neighbouring
 dimensions merged where every tensor of the group steps through them as one, as
 ``TensorIterator`` does: every other column of a matrix becomes one dimension of
-stride 2); such groups go in batches of :data:`BATCH` groups with the same number of
-dimensions and the same tensors contiguous, the rest in one narrower call. Groups that
+stride 2); such groups go in batches of groups with the same number of dimensions and
+the same tensors contiguous. Groups that
 share memory (views of one storage) never share a call (the compiler refuses aliased
 in-place inputs) and are updated in their order. Inductor reads and writes a tensor
 with no unit-stride dimension element by element (scalar loads into a stack buffer,
@@ -40,7 +40,8 @@ whole one: 36 bytes per element instead of 28).
 
 Variants: sizes and strides are symbolic (``dynamic=True``) and never unified across
 tensors (dynamo's duck sizing is off during our calls), so new sizes reuse the compiled
-code; a kernel compiles once per flag combination, dtype, layout family and call width.
+code; a kernel compiles once per flag combination, dtype, number of tensors per group
+and layout family.
 Each variant gets its own copy of the kernel's code object, because dynamo keeps
 compiled graphs (and its recompile limit) per code object; at most :data:`MAX_VARIANTS`
 per kernel, past that the eager path. Compilation holds dynamo's own lock; the
@@ -72,7 +73,7 @@ PACK_NUMEL = 1 << 12
 #: elements of each tensor of a filler group (a batch of contiguous groups short of
 #: BATCH is filled with these)
 FILL_NUMEL = 64
-#: variants (flags, dtype, layout family, call width) compiled per kernel; further ones
+#: variants (flags, dtype, tensors per group, layout family) compiled per kernel; further ones
 #: take the eager path
 MAX_VARIANTS = 8
 #: the compiled kernels are on (``TORCHMATH_COMPILE=0`` turns them off)
@@ -82,7 +83,7 @@ _DTYPES = (torch.float32, torch.float64)
 _PLAIN = (Tensor, torch.nn.Parameter)
 _lock = threading.Lock()
 _failed: list[str] = []  # the first failure's message; non-empty = off for this process
-_fillers = threading.local()  # per thread: (dtype, tensors per group) -> filler tensors
+_fillers = threading.local()  # per thread: (dtype, family, width, BATCH) -> fillers
 
 
 def _distinct(shape: Sequence[int], stride: Sequence[int]) -> bool:
@@ -146,16 +147,26 @@ def _views(tensors: Sequence[Tensor], layout: tuple | None) -> list[Tensor]:
             for t, st, d in zip(tensors, strides, dense, strict=True)]
 
 
-def _filler(dtype: torch.dtype, width: int, count: int) -> list[Tensor]:
-    """``count`` groups of ``width`` zero tensors of :data:`FILL_NUMEL` elements, private
-    to this thread (zeros stay zeros, or at worst garbage in scratch nobody reads)."""
+def _filler(dtype: torch.dtype, family: tuple, width: int, count: int) -> list[Tensor]:
+    """``count`` groups of ``width`` zero tensors of the layout ``family`` (flat, or a
+    number of dimensions and which tensors are contiguous: the others step over every
+    other element of their own storage), :data:`FILL_NUMEL` elements each, private to
+    this thread (zeros stay zeros, or at worst garbage in scratch nobody reads)."""
     cache = getattr(_fillers, "cache", None)
     if cache is None:
         cache = _fillers.cache = {}
-    tensors = cache.get((dtype, width))
+    key = (dtype, family, width, BATCH)
+    tensors = cache.get(key)
     if tensors is None:
-        tensors = cache[(dtype, width)] = [torch.zeros(FILL_NUMEL, dtype=dtype)
-                                           for _ in range((BATCH - 1) * width)]
+        ndim, dense = (1, (True,) * width) if family == ("flat",) else family
+        sizes = [2] * (ndim - 1) + [FILL_NUMEL >> (ndim - 1)]
+        strides = [1]
+        for n in reversed(sizes[1:]):
+            strides.insert(0, strides[0] * n)
+        tensors = cache[key] = [
+            torch.zeros(sizes, dtype=dtype) if dense[j % width] else
+            torch.zeros(2 * FILL_NUMEL, dtype=dtype).as_strided(sizes, [2 * s for s in strides])
+            for j in range((BATCH - 1) * width)]
     return tensors[:count * width]
 
 
@@ -177,7 +188,7 @@ def _batched(fn: Callable, width: int) -> Callable:
 class CompiledKernel:
     """``fn(hyper, flags, *tensors)``, an elementwise in-place update of one group of
     tensors (a parameter, its gradient, its states) written in plain torch ops, compiled
-    on first use per flag combination, dtype, layout family and call width.
+    on first use per flag combination, dtype, tensors per group and layout family.
 
     ``kernel(groups, hyper, flags)`` runs it on every group it takes and returns the
     indices of the groups it left untouched, for the caller's eager path (see the module
@@ -276,8 +287,8 @@ class CompiledKernel:
                 # views made just before their call (after earlier calls wrote their bases)
                 tensors = [v for member in batch for v in _views(member[1], member[3])]
                 count = len(batch)
-                if count < BATCH and family == ("flat",):
-                    tensors += _filler(dtype, width, BATCH - count)
+                if count < BATCH:
+                    tensors += _filler(dtype, family, width, BATCH - count)
                     count = BATCH
                 if not self._run((flags, dtype, width, family, count), hyper, flags,
                                  tensors, width):
