@@ -17,7 +17,7 @@ everything once compiling has failed (no C++ compiler, an inductor error: one
 ``RuntimeWarning``, then the eager path for the rest of the process);
 ``TORCHMATH_COMPILE=0`` in the environment switches the compiled kernels off.
 
-Calls: a compiled call costs about 25 us plus 10-15 us per tensor group (dynamo's guards
+Calls: a compiled call costs about 25 us plus 10-20 us per tensor group (dynamo's guards
 and size reads, the wrappers' checks; measured on one core of the 2-core machine), so
 the groups of a step go :data:`BATCH` to a call, whatever their sizes, each group its
 own loop in the call's C++ kernel. Contiguous groups are taken flat; small groups (at
