@@ -4,10 +4,9 @@ elements on every layout, and every way it cannot run (compiling fails, switched
 too many variants, autograd on, a user's compiled step) falls back to the eager path with
 the same answer.
 
-The compiled path normally takes steps of at least ``MIN_TOTAL`` elements, and in them
-tensors of at least ``MIN_NUMEL`` elements (smaller ones in batches of ``BATCH`` of one
-shape); here it is forced onto the small float64 test models, and the tests check that
-it did run.
+The compiled path normally takes steps of at least ``MIN_TOTAL`` elements, ``BATCH``
+tensor groups to a call; here it is forced onto the small float64 test models, and the
+tests check that it did run.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ _VARIANTS: dict = {}
 def forced(monkeypatch):
     """The compiled path on for every tensor; returns the list of tensors (numbers of
     elements) that the eager per-parameter path received."""
-    monkeypatch.setattr(compiled, "MIN_NUMEL", 1)
     monkeypatch.setattr(compiled, "MIN_TOTAL", 1)
     monkeypatch.setattr(compiled, "MAX_VARIANTS", 64)
     monkeypatch.setattr(compiled, "ENABLED", True)
@@ -113,6 +111,39 @@ def test_compiled_strided_views_in_place(forced, layout, path):
     assert torch.equal(bases[0][mask], start[mask])
 
 
+def test_parameters_sharing_a_storage(forced):
+    """Parameters that are views of one storage (the even and the odd columns, and a row
+    overlapping both) go to separate compiled calls, in their order: the storage ends as
+    torch's for-loop leaves it, with no warning and nothing left to the eager path."""
+    def run(make):
+        gen = torch.Generator().manual_seed(4)
+        base = torch.randn(6, 8, generator=gen, dtype=torch.float64)
+        params = [torch.nn.Parameter(view)
+                  for view in (base[:, ::2], base[:, 1::2], base[2], base[3:5].t())]
+        opt = make(params)
+        for _ in range(3):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            opt.step()
+        return base
+
+    result = run(lambda ps: Adam(ps, lr=0.1, foreach=False))
+    assert forced == [] and not compiled._failed
+    assert_close(result, run(_torch_adam({"lr": 0.1})), rtol=0, atol=1e-12)
+
+
+def test_batches_keep_groups_sharing_memory_apart(monkeypatch):
+    """No two groups of a batch share a storage, and a group waits behind an earlier
+    group it shares memory with."""
+    monkeypatch.setattr(compiled, "BATCH", 3)
+    storages = [[1], [2], [1, 5], [3], [5], [6], [7], [8], [9]]
+    members = [([i], None, None, None, st) for i, st in enumerate(storages)]
+    batches = [[m[0][0] for m in b] for b in compiled._batches(members)]
+    assert batches == [[0, 1, 3], [2, 5, 6], [4, 7, 8]]
+    plain = [([i], None, None, None, [i]) for i in range(7)]
+    assert [[m[0][0] for m in b] for b in compiled._batches(plain)] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
 def test_overlapping_parameter_goes_to_the_eager_path_and_is_refused(forced):
     """An expanded tensor (one address for several elements) is never handed to the
     compiled kernel; the eager path raises torch's error, writing nothing."""
@@ -129,9 +160,9 @@ def test_internal_overlap_test():
     base = torch.zeros(6, 4)
     for view in (base, base[:, 1], base[::2, 1:3], base.t(), base[:, ::2],
                  torch.zeros(3, 1, 5)[:, :, ::2]):
-        assert compiled._no_internal_overlap(view)
+        assert compiled._distinct(view.shape, view.stride())
     for view in (base[0].expand(3, 4), torch.zeros(10).as_strided((3, 3), (2, 1))):
-        assert not compiled._no_internal_overlap(view)
+        assert not compiled._distinct(view.shape, view.stride())
 
 
 def test_failed_compile_falls_back_with_one_warning(forced, monkeypatch):
@@ -233,25 +264,72 @@ def test_inside_a_users_compiled_training_step(forced):
     assert_close(result, reference, rtol=0, atol=1e-10)
 
 
-def test_same_shape_tensors_go_in_batches(forced, monkeypatch):
-    """Tensors below MIN_NUMEL take the compiled path only BATCH at a time (one call for
-    the batch); the ones left over (fewer than BATCH of a shape) take the eager path."""
-    monkeypatch.setattr(compiled, "MIN_NUMEL", 10**9)
+@pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "packed"])
+def test_groups_go_in_batches_with_fillers(forced, monkeypatch, packed):
+    """Groups of any sizes go BATCH to a compiled call; a batch short of BATCH is filled
+    with private zero groups of its layout (one compiled kernel for every count); small
+    flat groups are packed into one group (copied in, written back). Every answer is
+    torch's, and nothing is left to the eager path."""
+    monkeypatch.setattr(compiled, "BATCH", 4)
+    monkeypatch.setattr(compiled, "PACK_NUMEL", 4096 if packed else 0)
+    calls = []
+    run = adam._ADAM_PASS._run
+
+    def spy(key, hyper, flags, tensors, width):
+        calls.append((key[3], key[4], len(tensors) // width))
+        return run(key, hyper, flags, tensors, width)
+
+    monkeypatch.setattr(adam._ADAM_PASS, "_run", spy)
     gen = torch.Generator().manual_seed(9)
-    start = [torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in range(6)]
-    grads = [[torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in start]
+    shapes = [(3, 4), (5,), (2, 3, 2), (7,), (4, 4), (3, 4), (9,)]
+    start = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+    start.append(torch.randn(6, 8, generator=gen, dtype=torch.float64))  # strided below
+    grads = [[torch.randn(s.shape, generator=gen, dtype=torch.float64) for s in start]
              for _ in range(3)]
     finals = []
     for make in (lambda ps: Adam(ps, lr=0.1, foreach=False), _torch_adam({"lr": 0.1})):
-        params = [torch.nn.Parameter(s.clone()) for s in start]
+        params = [torch.nn.Parameter(s.clone()) for s in start[:-1]]
+        base = torch.zeros(6, 16, dtype=torch.float64)
+        base[:, ::2] = start[-1]
+        params.append(torch.nn.Parameter(base[:, ::2]))
         opt = make(params)
         for gs in grads:
             for p, g in zip(params, gs, strict=True):
                 p.grad = g.clone()
             opt.step()
-        finals.append(torch.stack([p.detach() for p in params]))
-    assert compiled.BATCH == 4 and forced == [12, 12] * 3
+        finals.append(torch.cat([p.detach().reshape(-1) for p in params] + [base.view(-1)]))
+    assert forced == []
+    strided = ((1, (False, True, True, True)), 4, 4)  # a 2-D view: never packed
+    if packed:  # the 7 contiguous groups are one group, filled to 4
+        assert calls == [strided, (("flat",), 4, 4)] * 3
+    else:  # 7 contiguous groups: a full call and one filled to 4 (so is the strided one)
+        assert calls == [(("flat",), 4, 4), (("flat",), 4, 4), strided] * 3
     assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
+
+
+def _coalesced(tensors):
+    layout = compiled._layout_of(tensors)
+    views = compiled._views(tensors, layout)
+    return views, (len(layout[0]), layout[2])
+
+
+def test_coalesced_views():
+    """A group's tensors are cut to their fewest dimensions together: every other column
+    of a matrix is one dimension of stride 2; a transposed tensor next to a contiguous
+    one keeps two, and so do rows that do not continue where the previous one stopped
+    (size-1 dimensions dropped)."""
+    base = torch.zeros(6, 8)
+    views, family = _coalesced([base[:, ::2], torch.zeros(6, 4)])
+    assert [(v.shape, v.stride()) for v in views] == [((24,), (2,)), ((24,), (1,))]
+    assert views[0].data_ptr() == base.data_ptr() and family == (1, (False, True))
+    views, family = _coalesced([base.t(), torch.zeros(8, 6)])
+    assert [(tuple(v.shape), v.stride()) for v in views] == [((8, 6), (1, 8)), ((8, 6), (6, 1))]
+    assert family == (2, (False, True))
+    views, family = _coalesced([torch.zeros(3, 1, 5)[:, :, ::2], torch.zeros(3, 1, 3)])
+    assert [(tuple(v.shape), v.stride()) for v in views] == [((3, 3), (5, 2)),
+                                                                 ((3, 3), (3, 1))]
+    assert family == (2, (False, True))
+    assert compiled._layout_of([torch.zeros(1).expand(3, 4), torch.zeros(3, 4)]) is None
 
 
 def test_small_steps_are_not_compiled(forced, monkeypatch):

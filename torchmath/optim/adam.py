@@ -225,7 +225,7 @@ def _adam_elementwise(h, flags, param, g, m, v, mx=None):
     v.copy_(v_new)
 
 
-_ADAM_PASS = CompiledKernel(_adam_elementwise)
+_ADAM_PASS = CompiledKernel(_adam_elementwise, written=(0, 2, 3, 4))  # p, m, v, max v
 
 
 def _compiled_adam(params, grads, exp_avgs, exp_avg_sqs, maxes, steps, *, count, lr, beta1,
