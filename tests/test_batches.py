@@ -101,3 +101,31 @@ def test_encode_labels():
     assert encode_labels("f", torch.tensor([11, 3, 7, 7]), classes).tolist() == [2, 0, 1, 1]
     assert_raises_naming(ValueError, lambda: encode_labels("f", torch.tensor([4]), classes),
                          "f", "'y'", "[4]")
+
+
+def test_streamed_small_batches_are_grouped_exactly_even_far_from_the_origin():
+    """Many small batches (grouped into one buffer and merged by the shifted-data
+    formula) give the covariance of all rows: rows 1e6 from the origin whose mean drifts
+    across the stream, against NumPy's two-pass covariance of the joined rows."""
+    import numpy as np
+
+    from torchmath.linalg import PCA
+
+    g = torch.Generator().manual_seed(0)
+    batches = [1e6 + 3.0 * i + torch.randn(200, 4, generator=g, dtype=torch.float64)
+               for i in range(40)]
+    pca = PCA(4, solver="covariance").fit(batches)
+    X = torch.cat(batches).numpy()
+    want = np.sort(np.linalg.eigvalsh(np.cov(X, rowvar=False)))[::-1]
+    torch.testing.assert_close(pca.explained_variance, torch.from_numpy(want.copy()),
+                               rtol=1e-9, atol=0)
+    torch.testing.assert_close(pca.mean, torch.from_numpy(X.mean(0)), rtol=1e-12, atol=0)
+
+
+def test_a_nan_in_a_grouped_batch_is_refused_by_name():
+    from torchmath.linalg import PCA
+
+    batches = [torch.randn(100, 3, dtype=torch.float64) for _ in range(5)]
+    batches[3][7, 1] = float("nan")
+    assert_raises_naming(ValueError, lambda: PCA(2, solver="covariance").fit(batches),
+                         "PCA.fit", "X")

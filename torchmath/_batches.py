@@ -369,13 +369,14 @@ class _RowGroups:
     so its mean is :math:`K + s/c` and its scatter :math:`A - s s^\top / c` (accurate:
     :math:`K`, a mean of the same group's rows, lies near the group's mean, the shifted
     data algorithm of Chan, Golub & LeVeque 1983), merged exactly into the accumulator.
-    Larger batches, empty ones and batches that carry gradients go to
-    :meth:`ScatterMatrix.update` as they are. Finiteness is checked through the
+    A lone tensor (``group=False``), larger batches, empty ones and batches that carry
+    gradients go to :meth:`ScatterMatrix.update` as they are, so a tensor's fit is
+    exactly the in-memory update. Finiteness is checked through the
     accumulated mean after each update.
     """
 
-    def __init__(self, fn: str, stats: ScatterMatrix):
-        self.fn, self.stats = fn, stats
+    def __init__(self, fn: str, stats: ScatterMatrix, group: bool = True):
+        self.fn, self.stats, self.group = fn, stats, group
         self.buf: Tensor | None = None
         self.shift: Tensor | None = None
         self.filled = self.n_x = 0
@@ -388,7 +389,7 @@ class _RowGroups:
 
         n, d = X.shape[0], self.stats.dim
         capacity = _chunk_rows(1 << 62, d + 1, X.element_size())
-        if (n == 0 or 2 * n > capacity or X.requires_grad
+        if (not self.group or n == 0 or 2 * n > capacity or X.requires_grad
                 or (Y is not None and Y.requires_grad)):
             self.flush()
             self.stats.update(X if Y is None else (X, Y))
@@ -450,7 +451,7 @@ def accumulate(intake: Intake, *, sync: bool | None = None, process_group=None,
             (y.unsqueeze(1) if y.dim() == 1 else y)
         if stats is None:
             stats = ScatterMatrix(X.shape[1] + (0 if Y is None else Y.shape[1]))
-            groups = _RowGroups(fn, stats)
+            groups = _RowGroups(fn, stats, group=intake.batches.single is None)
         groups.add(X, Y)
     if groups is not None:
         groups.flush()
