@@ -200,10 +200,14 @@ def _reference(blocks, weights=None, center=None):
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("torch_path", [False, True])
-def test_blocks_and_center(weighted, torch_path, monkeypatch):
-    """Joined blocks about a centre, over several row chunks, on both paths."""
+@pytest.mark.parametrize("chunks_by", ["torch", "numpy"])
+def test_blocks_and_center(weighted, torch_path, chunks_by, monkeypatch):
+    """Joined blocks about a centre, over several row chunks, on both paths (and on the
+    NumPy path with chunks built by torch, narrow, or by NumPy, wide)."""
     import torchmath.linalg.gram as gram_module
     monkeypatch.setattr(gram_module, "CHUNK_BYTES", 8 * 3 * 8)  # 256-row chunks
+    monkeypatch.setattr(gram_module, "TORCH_CHUNK_MAX_COLUMNS",
+                        8 if chunks_by == "torch" else 7)
     X = torch.randn(700, 6, dtype=torch.float64) * 1e3 + 5e3
     Y = torch.randn(700, 2, dtype=torch.float64)
     c = torch.cat([X.mean(0), Y.mean(0)])

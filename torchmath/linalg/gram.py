@@ -32,6 +32,16 @@ def _block_edges(d: int, block: int) -> list[int]:
     return [round(i * d / nb) for i in range(nb + 1)]
 
 
+#: Widest Gram whose chunks torch builds on the NumPy route. Narrower, NumPy's BLAS ran
+#: ``syrk`` on one thread (OpenBLAS in NumPy 1.26 on the 2-core CPU: one thread below
+#: 128 columns, two from 128), and torch's centring was 3x faster than NumPy's broadcast
+#: subtraction of short rows (1M x 16 float64: 28 against 52 ms per Gram). From 128
+#: columns the BLAS call is threaded, and alternating it with torch's thread pool chunk
+#: by chunk took twice as long as NumPy building the chunks (100000 x 256: 295 against
+#: 152 ms), so NumPy builds them.
+TORCH_CHUNK_MAX_COLUMNS = 96
+
+
 def _chunk_rows(n: int, d: int, itemsize: int) -> int:
     """Rows per centred chunk: about :data:`CHUNK_BYTES`, and at least 256 rows so each
     rank-k update still runs at matrix-product speed."""
@@ -47,9 +57,9 @@ def _syrk_gram(blocks: list[Tensor], weights: Tensor | None,
     NumPy recognises ``a.T @ a`` (one buffer, transposed strides), calls ``?syrk`` and
     mirrors the upper triangle, so the result is exactly symmetric. Joined blocks, a
     centre or weights (``w >= 0``, as :math:`(\sqrt{w} X)^\top(\sqrt{w} X)`) are formed
-    chunk by chunk by torch in one small reused buffer (it stays in cache; torch's
-    broadcast subtraction of a row ran 3x faster than NumPy's on 16 columns), so each
-    chunk costs one pass over its rows and one BLAS call, and no full-size copy is made.
+    chunk by chunk, by torch or by NumPy (:data:`TORCH_CHUNK_MAX_COLUMNS`), in one small
+    reused buffer (it stays in cache), so each chunk costs one pass over its rows and one
+    BLAS call, and no full-size copy is made.
     """
     tensors = [*blocks, *(t for t in (weights, center) if t is not None)]
     if (any(b.dim() != 2 for b in blocks) or (center is not None and center.dim() != 1)
@@ -70,23 +80,38 @@ def _numpy_gram(np, blocks: list[Tensor], weights: Tensor | None, center: Tensor
             return view.T @ view
     n, d = a.shape[0], sum(b.shape[1] for b in blocks)
     edges = list(accumulate((b.shape[1] for b in blocks), initial=0))
-    root = None if weights is None else weights.sqrt()
     step = _chunk_rows(n, d, a.element_size())
     buf = a.new_empty(min(step, max(n, 1)), d)
     rows_np = _cpu_blas.numpy_view(buf)
     gram = np.zeros((d, d), dtype=rows_np.dtype)
+    if d <= TORCH_CHUNK_MAX_COLUMNS:  # torch builds the chunks (see the constant)
+        root = None if weights is None else weights.sqrt()
+        for s in range(0, n, step):
+            c = min(step, n - s)
+            z = buf[:c]
+            for b, lo, hi in zip(blocks, edges[:-1], edges[1:], strict=True):
+                if center is None:
+                    z[:, lo:hi].copy_(b[s:s + c])
+                else:
+                    torch.sub(b[s:s + c], center[lo:hi], out=z[:, lo:hi])
+            if root is not None:
+                z.mul_(root[s:s + c, None])
+            zn = rows_np[:c]
+            gram += zn.T @ zn
+        return gram
+    arrays = [_cpu_blas.numpy_view(b) for b in blocks]
+    c_np = None if center is None else _cpu_blas.numpy_view(center)
+    root = None if weights is None else np.sqrt(_cpu_blas.numpy_view(weights))
     for s in range(0, n, step):
-        c = min(step, n - s)
-        z = buf[:c]
-        for b, lo, hi in zip(blocks, edges[:-1], edges[1:], strict=True):
-            if center is None:
-                z[:, lo:hi].copy_(b[s:s + c])
+        z = rows_np[: min(step, n - s)]
+        for x, lo, hi in zip(arrays, edges[:-1], edges[1:], strict=True):
+            if c_np is None:
+                np.copyto(z[:, lo:hi], x[s:s + step])
             else:
-                torch.sub(b[s:s + c], center[lo:hi], out=z[:, lo:hi])
+                np.subtract(x[s:s + step], c_np[lo:hi], out=z[:, lo:hi])
         if root is not None:
-            z.mul_(root[s:s + c, None])
-        zn = rows_np[:c]
-        gram += zn.T @ zn
+            np.multiply(z, root[s:s + step, None], out=z)
+        gram += z.T @ z
     return gram
 
 
