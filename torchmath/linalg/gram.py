@@ -84,34 +84,28 @@ def _numpy_gram(np, blocks: list[Tensor], weights: Tensor | None, center: Tensor
     buf = a.new_empty(min(step, max(n, 1)), d)
     rows_np = _cpu_blas.numpy_view(buf)
     gram = np.zeros((d, d), dtype=rows_np.dtype)
+    # The same loop on torch tensors or on NumPy views of them: which library runs the
+    # centring and weighting (and so which thread pool) is the only difference.
     if d <= TORCH_CHUNK_MAX_COLUMNS:  # torch builds the chunks (see the constant)
+        parts, centre, subtract, chunk = blocks, center, torch.sub, buf
         root = None if weights is None else weights.sqrt()
-        for s in range(0, n, step):
-            c = min(step, n - s)
-            z = buf[:c]
-            for b, lo, hi in zip(blocks, edges[:-1], edges[1:], strict=True):
-                if center is None:
-                    z[:, lo:hi].copy_(b[s:s + c])
-                else:
-                    torch.sub(b[s:s + c], center[lo:hi], out=z[:, lo:hi])
-            if root is not None:
-                z.mul_(root[s:s + c, None])
-            zn = rows_np[:c]
-            gram += zn.T @ zn
-        return gram
-    arrays = [_cpu_blas.numpy_view(b) for b in blocks]
-    c_np = None if center is None else _cpu_blas.numpy_view(center)
-    root = None if weights is None else np.sqrt(_cpu_blas.numpy_view(weights))
+    else:
+        parts = [_cpu_blas.numpy_view(b) for b in blocks]
+        centre = None if center is None else _cpu_blas.numpy_view(center)
+        root = None if weights is None else np.sqrt(_cpu_blas.numpy_view(weights))
+        subtract, chunk = np.subtract, rows_np
     for s in range(0, n, step):
-        z = rows_np[: min(step, n - s)]
-        for x, lo, hi in zip(arrays, edges[:-1], edges[1:], strict=True):
-            if c_np is None:
-                np.copyto(z[:, lo:hi], x[s:s + step])
+        c = min(step, n - s)
+        z = chunk[:c]
+        for x, lo, hi in zip(parts, edges[:-1], edges[1:], strict=True):
+            if centre is None:
+                z[:, lo:hi] = x[s:s + c]
             else:
-                np.subtract(x[s:s + step], c_np[lo:hi], out=z[:, lo:hi])
+                subtract(x[s:s + c], centre[lo:hi], out=z[:, lo:hi])
         if root is not None:
-            np.multiply(z, root[s:s + step, None], out=z)
-        gram += z.T @ z
+            z *= root[s:s + c, None]
+        zn = rows_np[:c]
+        gram += zn.T @ zn
     return gram
 
 
