@@ -405,8 +405,7 @@ class _RowGroups:
             self.n_x = X.shape[1]
         Y = None if Y is None else Y.to(buf.dtype)
         if self.filled == 0:
-            means = X.mean(0) if Y is None else torch.cat([X.mean(0), Y.mean(0)])
-            self.shift = means.to(buf.dtype)
+            self.shift = X.mean(0) if Y is None else torch.cat([X.mean(0), Y.mean(0)])
         rows = buf[self.filled:self.filled + n]
         torch.sub(X, self.shift[:self.n_x], out=rows[:, :self.n_x])
         if Y is not None:
