@@ -86,6 +86,14 @@ _failed: list[str] = []  # the first failure's message; non-empty = off for this
 _fillers = threading.local()  # per thread: (dtype, family, width, BATCH) -> fillers
 
 
+
+def _contiguous_strides(sizes: Sequence[int]) -> list[int]:
+    """The strides of a contiguous tensor of these sizes."""
+    strides = [1]
+    for n in reversed(sizes[1:]):
+        strides.insert(0, strides[0] * n)
+    return strides
+
 def _distinct(shape: Sequence[int], stride: Sequence[int]) -> bool:
     """Every index of this shape and stride has its own offset (a sufficient test: sorted
     by stride, each dimension steps past everything the smaller ones reach)."""
@@ -115,9 +123,7 @@ def _layout(shape: tuple[int, ...], strides: tuple[tuple[int, ...], ...]) -> tup
             sizes.insert(0, shape[d])
             for st, m in zip(strides, merged, strict=True):
                 m.insert(0, st[d])
-    dense = [1]
-    for n in reversed(sizes[1:]):
-        dense.insert(0, dense[0] * n)
+    dense = _contiguous_strides(sizes)
     return sizes, merged, tuple(m == dense for m in merged)
 
 
@@ -160,9 +166,7 @@ def _filler(dtype: torch.dtype, family: tuple, width: int, count: int) -> list[T
     if tensors is None:
         ndim, dense = (1, (True,) * width) if family == ("flat",) else family
         sizes = [2] * (ndim - 1) + [FILL_NUMEL >> (ndim - 1)]
-        strides = [1]
-        for n in reversed(sizes[1:]):
-            strides.insert(0, strides[0] * n)
+        strides = _contiguous_strides(sizes)
         tensors = cache[key] = [
             torch.zeros(sizes, dtype=dtype) if dense[j % width] else
             torch.zeros(2 * FILL_NUMEL, dtype=dtype).as_strided(sizes, [2 * s for s in strides])
