@@ -86,13 +86,13 @@ _failed: list[str] = []  # the first failure's message; non-empty = off for this
 _fillers = threading.local()  # per thread: (dtype, family, width, BATCH) -> fillers
 
 
-
 def _contiguous_strides(sizes: Sequence[int]) -> list[int]:
     """The strides of a contiguous tensor of these sizes."""
     strides = [1]
     for n in reversed(sizes[1:]):
         strides.insert(0, strides[0] * n)
     return strides
+
 
 def _distinct(shape: Sequence[int], stride: Sequence[int]) -> bool:
     """Every index of this shape and stride has its own offset (a sufficient test: sorted
