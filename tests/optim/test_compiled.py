@@ -307,6 +307,31 @@ def test_groups_go_in_batches_with_fillers(forced, monkeypatch, packed):
     assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
 
 
+def test_packed_group_writes_back_into_strided_bias(forced):
+    """A small 1-D parameter that is every other element of a buffer is packed with the
+    contiguous ones and written back into its own elements only: the buffer's other
+    elements keep their values, and every answer is torch's."""
+    gen = torch.Generator().manual_seed(4)
+    start = [torch.randn(s, generator=gen, dtype=torch.float64) for s in (5, 7, 6)]
+    grads = [[torch.randn(s.shape, generator=gen, dtype=torch.float64) for s in start]
+             for _ in range(3)]
+    finals = []
+    for make in (lambda ps: Adam(ps, lr=0.1, foreach=False), _torch_adam({"lr": 0.1})):
+        base = torch.full((10,), 7.0, dtype=torch.float64)
+        base[::2] = start[0]
+        params = [torch.nn.Parameter(base[::2])]
+        params += [torch.nn.Parameter(s.clone()) for s in start[1:]]
+        opt = make(params)
+        for gs in grads:
+            for p, g in zip(params, gs, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        assert torch.equal(base[1::2], torch.full((5,), 7.0, dtype=torch.float64))
+        finals.append(torch.cat([p.detach().reshape(-1) for p in params]))
+    assert forced == []
+    assert_close(finals[0], finals[1], rtol=0, atol=1e-12)
+
+
 def _coalesced(tensors):
     layout = compiled._layout_of(tensors)
     views = compiled._views(tensors, layout)

@@ -213,15 +213,12 @@ class CompiledKernel:
         """``(layout family, layout)`` of a group this path may update (its size is judged
         in ``__call__``), else ``None``: the layout is ``None`` for a group taken flat."""
         p = tensors[0]
-        if (p.dtype not in _DTYPES or p.device.type != "cpu" or p.numel() < 2
+        if (p.dtype not in _DTYPES or not p.is_cpu or p.numel() < 2
                 or (grad_on and any(t.requires_grad for t in tensors))):
             return None
-        flat = True
-        for t in tensors:
-            if type(t) not in _PLAIN:
-                return None
-            flat = flat and t.is_contiguous()
-        if flat:
+        if not all(type(t) in _PLAIN for t in tensors):
+            return None
+        if all(t.is_contiguous() for t in tensors):
             return ("flat",), None
         layout = _layout_of(tensors)
         return None if layout is None else ((len(layout[0]), layout[2]), layout)
@@ -342,8 +339,8 @@ def _unpack(tensors: list[Tensor], flat: list[list[Tensor]], written: Sequence[i
     1-D views ``flat`` of the groups they were packed from."""
     sizes = [group[0].numel() for group in flat]
     for j in written:
-        if j < len(tensors):
-            torch._foreach_copy_([group[j] for group in flat], list(tensors[j].split(sizes)))
+        if j < len(tensors):  # (one op: a split and a copy per piece cost 1.7x as much)
+            torch.split_with_sizes_copy(tensors[j], sizes, 0, out=[group[j] for group in flat])
 
 
 def _batches(members: list[tuple]) -> list[list[tuple]]:
