@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.ceilings import measure_ceilings
-from benchmarks.harness import Case, registry, run_case
+from benchmarks.harness import Case, combine_rounds, registry, run_case
 from benchmarks.report import environment, text_table, update_readme, write_reports
 
 #: Where ``--update-readme`` writes the results table (the README links to this page).
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results", help="output directory")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds of timing per measurement (default by size)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the whole selection this many times and report, per row, "
+                             "the round with the median ratio and the range (default 1)")
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the Markdown table into the docs' Performance page "
@@ -67,13 +70,19 @@ def main(argv: list[str] | None = None) -> int:
     ceilings = {str(d): measure_ceilings(d, args.size) for d in devices}
     jobs = [(w, Case(p), d) for w in workloads.values() for p in w.cases.get(args.size, [])
             for d in devices if d.type in w.devices]
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    # rounds one after another (not each case repeated at once): the machine's slow and
+    # fast phases last minutes, so the rounds sample them
+    jobs = [(k, *job) for k in range(args.rounds) for job in jobs]
     bar = tqdm(jobs, desc="benchmarks", unit="case", file=sys.stderr) if tqdm else jobs
-    results = []
-    for w, case, device in bar:
+    rounds: list[list] = [[] for _ in range(args.rounds)]
+    for k, w, case, device in bar:
         if tqdm:
-            bar.set_postfix_str(f"{w.name} {case.label} {device}"[:60])
-        results += run_case(w, case, device, budget=budget, timed=args.size != "tiny",
-                            ceilings=ceilings[str(device)])
+            bar.set_postfix_str(f"{k + 1}/{args.rounds} {w.name} {case.label} {device}"[:60])
+        rounds[k] += run_case(w, case, device, budget=budget, timed=args.size != "tiny",
+                              ceilings=ceilings[str(device)])
+    results = combine_rounds(rounds)
     env = environment(ceilings, vars(args))
     scaling = {w.name: w.scaling for w in workloads.values() if w.scaling}
     paths = write_reports(results, env, Path(args.out), scaling)
@@ -85,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     print("wrote " + ", ".join(paths.values()))
     if args.update_readme:
         when = datetime.date.today().isoformat()
-        header = (f"Produced by `python -m benchmarks --size {args.size} --update-readme` on "
+        rounds = f" --rounds {args.rounds}" if args.rounds > 1 else ""
+        header = (f"Produced by `python -m benchmarks --size {args.size}{rounds} "
+                  f"--update-readme` on "
                   f"{when}; machine: {env['processor']}, {env['cpu_count']} cores, "
                   f"torch {torch.__version__}" + (f", GPU {env['cuda']}" if env["cuda"]
                                                   else ", no GPU") + ".")
+        if args.rounds > 1:
+            header += (f" Each row is the one of {args.rounds} rounds of the suite with the "
+                       "median ratio; the ratio's range over the rounds is in brackets.")
         update_readme(PERFORMANCE_PAGE, (Path(args.out) / "results.md").read_text(), header)
         print(f"updated {PERFORMANCE_PAGE}")
     failures = [r for r in results if r.status in ("accuracy failure", "error")]

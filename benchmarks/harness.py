@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import statistics
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -269,6 +270,11 @@ class Result:
     peer_peak_mb: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    #: rounds of the whole suite combined into this row (``--rounds``), and the lowest and
+    #: highest ratio over them (``None`` for a single round)
+    rounds: int = 1
+    ratio_low: float | None = None
+    ratio_high: float | None = None
 
 
 def _work(count: Callable[..., float], params: dict[str, Any], answer: Any) -> float:
@@ -380,3 +386,42 @@ def run_case(workload: Workload, case: Case, device: torch.device, *,
             row.goal_met = None if peer.goal is None else row.ratio <= peer.goal
         rows.append(row)
     return rows
+
+
+#: statuses a combined row takes from any of its rounds, worst first
+_WORST = ("error", "accuracy failure")
+
+
+def combine_rounds(rounds: Sequence[Sequence[Result]]) -> list[Result]:
+    """One row per (workload, case, device, peer) from several rounds of the suite.
+
+    The machine's speed drifts over minutes (docs/performance.md), so one round is one
+    sample. The combined row is the round with the median ratio (the lower middle one
+    for an even count; the median time where a row has no ratio), so its times, ratio
+    and throughput belong together; it records the lowest and highest ratio over the
+    rounds, and its verdict follows the median ratio.
+    An error or accuracy failure in any round is the row's status.
+    """
+    if len(rounds) == 1:
+        return list(rounds[0])
+    keyed: dict[tuple, list[Result]] = {}
+    for results in rounds:
+        for r in results:
+            keyed.setdefault((r.workload, r.case, r.device, r.peer), []).append(r)
+    combined = []
+    for rows in keyed.values():
+        bad = [r for status in _WORST for r in rows if r.status == status]
+        if bad:
+            combined.append(replace(bad[0], rounds=len(rows)))
+            continue
+        timed = [r for r in rows if r.ratio is not None]
+        if timed:
+            timed.sort(key=lambda r: r.ratio)
+            ratios = [r.ratio for r in timed]
+            pick = replace(timed[(len(timed) - 1) // 2], ratio_low=ratios[0],
+                           ratio_high=ratios[-1])
+        else:
+            by_time = sorted(rows, key=lambda r: math.inf if r.ours_s is None else r.ours_s)
+            pick = by_time[(len(by_time) - 1) // 2]
+        combined.append(replace(pick, rounds=len(rows)))
+    return combined

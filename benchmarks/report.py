@@ -52,6 +52,8 @@ def _rows(results: Sequence[Result]) -> list[list[str]]:
                 else f"{r.gbytes_s:.1f} GB/s"
             ceiling = f"{achieved} ({100 * r.ceiling_fraction:.0f}%)"
         ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x"
+        if r.ratio_low is not None:  # several rounds: the median and the range
+            ratio += f" ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
         rows.append([r.workload, r.case, r.device, _fmt_time(r.ours_s), r.peer,
                      _fmt_time(r.peer_s), ratio, _verdict(r), _fmt(r.gap, ".1e"), ceiling,
                      _fmt(r.peak_mb, ".0f") + ("" if r.peer_peak_mb is None

@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from benchmarks.__main__ import main
-from benchmarks.harness import Case, Peer, Workload, registry, run_case
+from benchmarks.harness import (
+    Case,
+    Peer,
+    Result,
+    Workload,
+    combine_rounds,
+    registry,
+    run_case,
+)
 from benchmarks.report import markdown_table, text_table
 
 CPU = torch.device("cpu")
@@ -123,6 +131,41 @@ def test_command_line_writes_reports(tmp_path, capsys):
     assert {r["workload"] for r in payload["results"]} >= {"mvn_log_prob"}
     assert (tmp_path / "results.md").read_text().count("|") > 10
     assert (tmp_path / "ratios.png").stat().st_size > 1000
+
+
+def _row(ratio, peer="numpy", status="ok", ours=1.0):
+    return Result(workload="w", area="a", case="n=1", device="cpu", peer=peer,
+                  status=status, ours_s=ours, peer_s=None if ratio is None else ours / ratio,
+                  ratio=ratio, goal=1.0, goal_met=None if ratio is None else ratio <= 1.0)
+
+
+def test_rounds_combine_to_the_median_round_with_the_range():
+    """Per row, the round with the median ratio (its own times, so ratio = ours / peer
+    still holds), the lowest and highest ratio over the rounds, and the verdict of the
+    median; a failure in any round is the row's status."""
+    rounds = [[_row(1.3, ours=2.0), _row(0.5, peer="scipy")],
+              [_row(0.9, ours=1.0), _row(None, peer="scipy", status="accuracy failure")],
+              [_row(1.1, ours=3.0), _row(0.4, peer="scipy")]]
+    numpy_row, scipy_row = combine_rounds(rounds)
+    assert (numpy_row.ratio, numpy_row.ours_s, numpy_row.goal_met) == (1.1, 3.0, False)
+    assert (numpy_row.ratio_low, numpy_row.ratio_high, numpy_row.rounds) == (0.9, 1.3, 3)
+    assert scipy_row.status == "accuracy failure" and scipy_row.rounds == 3
+    assert "1.10x (0.90-1.30)" in markdown_table([numpy_row])
+    assert combine_rounds(rounds[:1]) == rounds[0]  # one round: the rows as they are
+    even = combine_rounds([[_row(1.2)], [_row(0.8)]])[0]
+    assert (even.ratio, even.ratio_low, even.ratio_high) == (0.8, 0.8, 1.2)
+
+
+def test_command_line_runs_rounds(tmp_path, capsys):
+    code = main(["--size", "tiny", "--device", "cpu", "--only", "naive_bayes",
+                 "--rounds", "2", "--out", str(tmp_path)])
+    assert code == 0
+    payload = json.loads((tmp_path / "results.json").read_text())
+    rows = payload["results"]
+    assert rows and all(r["rounds"] == 2 for r in rows)
+    assert len({(r["case"], r["peer"]) for r in rows}) == len(rows)  # one row per peer
+    with pytest.raises(SystemExit):
+        main(["--rounds", "0", "--out", str(tmp_path)])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
