@@ -112,14 +112,18 @@ _functorch_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor",
                              lambda t: False)
 
 
-def _plain_cpu(t: Tensor) -> bool:
-    """A plain CPU float32/float64 tensor NumPy may read as it is: no subclass (fake,
-    functional), no ``torch.func`` wrapper (vmap, grad, jvp), no graph being recorded
-    (autograd or a forward-mode tangent)."""
-    return (t.device.type == "cpu" and t.dtype in _FLOATS and type(t) is Tensor
-            and not _functorch_wrapped(t)
+def plain(t: Tensor) -> bool:
+    """A plain tensor, on any device, that may be read as raw memory and written into
+    reused buffers: no subclass (fake, functional), no ``torch.func`` wrapper (vmap,
+    grad, jvp), no graph being recorded (autograd or a forward-mode tangent)."""
+    return (type(t) is Tensor and not _functorch_wrapped(t)
             and not (t.requires_grad and torch.is_grad_enabled())
             and fwAD.unpack_dual(t).tangent is None)
+
+
+def _plain_cpu(t: Tensor) -> bool:
+    """A plain CPU float32/float64 tensor NumPy may read as it is (see :func:`plain`)."""
+    return t.device.type == "cpu" and t.dtype in _FLOATS and plain(t)
 
 
 def numpy_view(t: Tensor):

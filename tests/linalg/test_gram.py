@@ -238,6 +238,32 @@ def test_center_float32_and_promotion():
     assert_close(got32, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("joined", [False, True])
+def test_torch_chunks_reuse_one_buffer_and_agree_with_the_recording_path(joined,
+                                                                         monkeypatch):
+    """Plain tensors are joined and centred into one reused chunk buffer; the result
+    agrees with the path that records a graph (fresh chunks) to float32 rounding (the
+    product's kernel may round differently for differently aligned chunks), and is
+    right. A centre
+    whose batch broadcasts beyond the data's takes the fresh chunks, and is right too."""
+    import torchmath.linalg.gram as gram_module
+    monkeypatch.setattr(gram_module, "CHUNK_BYTES", 64 * 5 * 4)  # 64-row chunks
+    X = torch.randn(300, 5) * 0.1 + 3.0
+    blocks = (X[:, :2], X[:, 2:]) if joined else X
+    c = X.mean(0)
+    plain = column_gram(blocks, center=c)
+    recorded = column_gram(blocks, center=c.clone().requires_grad_(True)).detach()
+    assert_close(plain, recorded, rtol=1e-6, atol=1e-6 * float(recorded.abs().max()))
+    ref = _reference([X], None, c)
+    assert_close(plain, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    centres = torch.stack([c, c + 1.0])  # (2, d) against 2-D data: a batch of two
+    got = column_gram(blocks, center=centres)
+    assert got.shape == (2, 5, 5)
+    for i in range(2):
+        ref = _reference([X], None, centres[i])
+        assert_close(got[i], ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
 def test_center_gradients_and_transforms():
     x = torch.randn(2, 7, 3, dtype=torch.float64, requires_grad=True)
     y = torch.randn(2, 7, 2, dtype=torch.float64, requires_grad=True)

@@ -129,16 +129,36 @@ def _torch_gram(x: Tensor, weights: Tensor | None, block: int) -> Tensor:
 
 def _torch_gram_chunked(blocks: list[Tensor], weights: Tensor | None, center: Tensor | None,
                         block: int) -> Tensor:
-    """Joined and centred row chunk by row chunk (no full-size temporary), then summed."""
+    """Joined and centred row chunk by row chunk (no full-size temporary), then summed.
+
+    Plain tensors (no graph recorded, no ``torch.func`` transform, no compiling) are
+    joined and centred straight into one reused chunk buffer: a fresh joined copy and a
+    fresh centred one per chunk cost 16 of the 100 ms of a 20000x512 float32 PCA fit."""
     if len(blocks) == 1 and center is None:
         return _torch_gram(blocks[0], weights, block)
     n, d = blocks[0].shape[-2], sum(b.shape[-1] for b in blocks)
     step = _chunk_rows(n, d, blocks[0].element_size())
+    batch = blocks[0].shape[:-2]
+    pieces = [*blocks, *(t for t in (center,) if t is not None)]
+    buffer = None
+    if (not torch.compiler.is_compiling() and all(_cpu_blas.plain(t) for t in pieces)
+            and (center is None or torch.broadcast_shapes(batch, center.shape[:-1]) == batch)):
+        buffer = blocks[0].new_empty(*batch, min(step, max(n, 1)), d)
     total = None
     for s in range(0, max(n, 1), step):
-        z = torch.cat([b[..., s:s + step, :] for b in blocks], -1)
-        if center is not None:
-            z = z - center.unsqueeze(-2)
+        parts = [b[..., s:s + step, :] for b in blocks]
+        if buffer is not None:
+            z = buffer[..., :parts[0].shape[-2], :]
+            if len(parts) == 1:
+                torch.sub(parts[0], center.unsqueeze(-2), out=z)
+            else:
+                torch.cat(parts, -1, out=z)
+                if center is not None:
+                    z.sub_(center.unsqueeze(-2))
+        else:
+            z = torch.cat(parts, -1)
+            if center is not None:
+                z = z - center.unsqueeze(-2)
         part = _torch_gram(z, None if weights is None else weights[..., s:s + step], block)
         total = part if total is None else total + part
     return total
