@@ -144,21 +144,17 @@ def _torch_gram_chunked(blocks: list[Tensor], weights: Tensor | None, center: Te
     if (not torch.compiler.is_compiling() and all(_cpu_blas.plain(t) for t in pieces)
             and (center is None or torch.broadcast_shapes(batch, center.shape[:-1]) == batch)):
         buffer = blocks[0].new_empty(*batch, min(step, max(n, 1)), d)
+    c = None if center is None else center.unsqueeze(-2)
     total = None
     for s in range(0, max(n, 1), step):
         parts = [b[..., s:s + step, :] for b in blocks]
-        if buffer is not None:
-            z = buffer[..., :parts[0].shape[-2], :]
-            if len(parts) == 1:
-                torch.sub(parts[0], center.unsqueeze(-2), out=z)
-            else:
-                torch.cat(parts, -1, out=z)
-                if center is not None:
-                    z.sub_(center.unsqueeze(-2))
+        out = None if buffer is None else buffer[..., :parts[0].shape[-2], :]
+        if len(parts) == 1:  # (a lone block without a centre returned above)
+            z = torch.sub(parts[0], c, out=out)
         else:
-            z = torch.cat(parts, -1)
-            if center is not None:
-                z = z - center.unsqueeze(-2)
+            z = torch.cat(parts, -1, out=out)
+            if c is not None:  # (in place only into the buffer: a fresh z may record)
+                z = z - c if out is None else z.sub_(c)
         part = _torch_gram(z, None if weights is None else weights[..., s:s + step], block)
         total = part if total is None else total + part
     return total
